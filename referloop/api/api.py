@@ -1,0 +1,47 @@
+"""The HTTP API at /api/v1/: assembled here from each app's router, token-authenticated."""
+
+from ninja import NinjaAPI
+from ninja.security import HttpBearer
+
+from referloop.core.api import router as core_router
+from referloop.core.errors import DomainError
+from referloop.core.selectors import api_token_authenticate
+from referloop.core.services import api_token_touch
+from referloop.worklist.api import router as worklist_router
+
+
+class TokenAuth(HttpBearer):
+    """`Authorization: Bearer rl_…`: the token acts as its user in its agency."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request, token):
+        api_token = api_token_authenticate(token)
+        if api_token is None:
+            return None
+        request.user = api_token.user
+        request.agency = api_token.agency
+        request.membership = api_token.membership
+        api_token_touch(token=api_token)
+        return api_token
+
+
+api = NinjaAPI(
+    title="Referloop API",
+    version="1",
+    description="Closed-loop referrals between human-service organizations. Authenticate with "
+    "`Authorization: Bearer <token>`; create a token with `referloop token create --user EMAIL`.",
+    urls_namespace="api",
+    auth=TokenAuth(),
+)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request, exc: DomainError):
+    return api.create_response(
+        request, {"detail": exc.message, "field": exc.field, "code": exc.code}, status=400
+    )
+
+
+api.add_router("/", core_router)
+api.add_router("/worklist", worklist_router)

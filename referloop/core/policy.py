@@ -1,0 +1,62 @@
+"""An agency's policy settings: one JSON document on the agency, validated by this schema.
+
+Later capabilities read their targets and cadences from here, so a new setting is one field with
+a default (seed 000 and seed 003 give the defaults) rather than a migration per number.
+"""
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from referloop.core.errors import DomainError
+
+
+class AgencyPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Closed-loop referral targets (seed 003).
+    receipt_confirm_business_days: int = Field(2, ge=1, le=30, title="Receipt confirmed within")
+    first_contact_days: int = Field(7, ge=1, le=90, title="First contact attempt within")
+    outcome_known_days: int = Field(30, ge=1, le=365, title="Outcome known within")
+    follow_up_every_days: int = Field(7, ge=1, le=90, title="Follow up with the partner every")
+    escalate_after_overdue_days: int = Field(7, ge=1, le=90, title="Escalate when overdue by")
+    bounce_back_days: int = Field(30, ge=1, le=365, title="Bounce-back window")
+    reply_link_days: int = Field(60, ge=1, le=365, title="Partner reply links expire after")
+    # Partner cadence (seed 000).
+    partner_touch_days: int = Field(14, ge=1, le=365, title="Touch every partner at least every")
+    partner_max_silence_days: int = Field(90, ge=7, le=730, title="Never more silence than")
+    # Directory freshness (seed 004).
+    listing_verify_days: int = Field(180, ge=7, le=1095, title="Verify listings every")
+    capacity_stale_days: int = Field(7, ge=1, le=90, title="Capacity counts as stale after")
+    # Business days: ISO weekdays worked (1 = Monday) and days off.
+    working_weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("working_weekdays")
+    @classmethod
+    def _weekdays_valid(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("at least one working weekday is needed")
+        if any(day < 1 or day > 7 for day in value):
+            raise ValueError("weekdays are numbered 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
+
+
+POLICY_FIELD_NAMES = tuple(AgencyPolicy.model_fields)
+
+
+def policy_from_document(document: dict | None) -> AgencyPolicy:
+    """The stored document with defaults filled in; stored documents were validated on write."""
+    return AgencyPolicy.model_validate(document or {})
+
+
+def policy_validate(data: dict) -> AgencyPolicy:
+    """Validates policy input, turning the first problem into a DomainError naming the field."""
+    try:
+        return AgencyPolicy.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = error["loc"]
+        field = str(location[0]) if location else None
+        where = f" (item {location[1] + 1})" if len(location) > 1 and isinstance(location[1], int) else ""
+        raise DomainError(f"{error['msg']}{where}", field=field) from None

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from referloop.core import views
+
+app_name = "core"
+urlpatterns = [
+    path("agency/switch/", views.agency_switch, name="agency_switch"),
+    path("settings/agency/", views.agency_settings, name="agency_settings"),
+    path("settings/members/", views.member_list, name="member_list"),
+    path("settings/members/<int:pk>/", views.member_edit, name="member_edit"),
+    path("settings/audit/", views.audit_log, name="audit_log"),
+]

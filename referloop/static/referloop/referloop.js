@@ -1,0 +1,39 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  document.addEventListener("DOMContentLoaded", function () {
+    // Select menus that act at once (the agency switcher): no extra button press needed.
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    // Forms with errors: move focus to the summary so screen readers and keyboards land there.
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) { summary.focus(); }
+  });
+
+  function typing(target) {
+    return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+  }
+
+  // Keyboard: "/" focuses search; on lists j/k move the selection and Enter opens its action.
+  var selected = -1;
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    if (event.key === "/") {
+      var search = document.querySelector("input[type=search]");
+      if (search) { event.preventDefault(); search.focus(); }
+      return;
+    }
+    var rows = Array.prototype.slice.call(document.querySelectorAll("[data-keyboard-list] > li"));
+    if (!rows.length) { return; }
+    if (event.key === "j" || event.key === "k") {
+      selected = Math.max(0, Math.min(rows.length - 1, selected + (event.key === "j" ? 1 : -1)));
+      rows.forEach(function (row, index) { row.classList.toggle("is-selected", index === selected); });
+      var action = rows[selected].querySelector("a, button");
+      if (action) { action.focus(); }
+      event.preventDefault();
+    }
+  });
+})();

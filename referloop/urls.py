@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from referloop.api.api import api
+from referloop.core import views as core_views
+
+admin.site.site_header = "Referloop installation admin"
+admin.site.site_title = "Referloop admin"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("login/", core_views.login_view, name="login"),
+    path("logout/", core_views.logout_view, name="logout"),
+    path("worklist/", include("referloop.worklist.urls")),
+    path("", include("referloop.core.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

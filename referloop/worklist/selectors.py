@@ -1,0 +1,56 @@
+"""The worklist: every app's due items for one person (or a whole agency), merged and grouped.
+
+Each source is a selector `due_items(*, agency, member, until)` answering from an indexed
+next-due column; listing them here (rather than discovering them) keeps dependencies one-way:
+the worklist knows the apps, the apps don't know the worklist.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+
+from referloop.core import selectors as core_selectors
+from referloop.core.due import DueItem
+from referloop.core.timeutils import agency_today, local_midnight_utc
+
+SOURCES = (core_selectors.due_items,)
+
+HORIZON_DAYS = 7
+
+
+@dataclass
+class Worklist:
+    overdue: list[DueItem] = field(default_factory=list)
+    due_today: list[DueItem] = field(default_factory=list)
+    coming_up: list[DueItem] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.overdue) + len(self.due_today) + len(self.coming_up)
+
+
+def due_items_for(*, agency, member, until) -> list[DueItem]:
+    items = [item for source in SOURCES for item in source(agency=agency, member=member, until=until)]
+    return sorted(items, key=lambda item: (item.due_at, item.key))
+
+
+def worklist_for(*, agency, member) -> Worklist:
+    """Overdue, due today (agency time) and coming up in the next 7 days; `member` None = agency."""
+    now = timezone.now()
+    today = agency_today(agency)
+    tomorrow_starts = local_midnight_utc(agency, today + timedelta(days=1))
+    horizon = local_midnight_utc(agency, today + timedelta(days=HORIZON_DAYS + 1))
+    worklist = Worklist()
+    for item in due_items_for(agency=agency, member=member, until=horizon):
+        if item.due_at <= now:
+            worklist.overdue.append(item)
+        elif item.due_at < tomorrow_starts:
+            worklist.due_today.append(item)
+        else:
+            worklist.coming_up.append(item)
+    return worklist
+
+
+def overdue_count_for(*, agency, member) -> int:
+    return len(due_items_for(agency=agency, member=member, until=timezone.now()))
