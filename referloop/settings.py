@@ -226,22 +226,29 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it; finders serve files
 
 # --- e-mail ------------------------------------------------------------------------------------
-EMAIL_HOST = env_str("REFERLOOP_EMAIL_HOST")
-EMAIL_PORT = env_int("REFERLOOP_EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("REFERLOOP_EMAIL_USER")
-EMAIL_HOST_PASSWORD = env_str("REFERLOOP_EMAIL_PASSWORD")
-EMAIL_USE_TLS = env_bool("REFERLOOP_EMAIL_TLS", False)
-EMAIL_TIMEOUT = 20
+SMTP_HOST = env_str("REFERLOOP_EMAIL_HOST")
 DEFAULT_FROM_EMAIL = env_str("REFERLOOP_FROM_EMAIL", "Referloop <referloop@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Without an SMTP host nothing leaves the machine: messages stay in the outbox for administrators.
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.dummy.EmailBackend"
-)
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": SMTP_HOST,
+            "port": env_int("REFERLOOP_EMAIL_PORT", 25),
+            "username": env_str("REFERLOOP_EMAIL_USER"),
+            "password": env_str("REFERLOOP_EMAIL_PASSWORD"),
+            "use_tls": env_bool("REFERLOOP_EMAIL_TLS", False),
+            "timeout": 20,
+        },
+    }
+    if SMTP_HOST
+    else {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+}
 
 # --- background work ---------------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
