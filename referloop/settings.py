@@ -56,7 +56,7 @@ PRODUCTION = ENVIRONMENT == "production"
 VAR_DIR = Path(env_str("REFERLOOP_VAR_DIR", str(BASE_DIR / "var")))
 
 # --- secrets -------------------------------------------------------------------------------
-_DEV_SECRET = "development-only-secret-key-never-use-in-production-0123456789abcdef"
+_DEV_SECRET = "development-only-secret-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 SECRET_KEY = env_str("REFERLOOP_SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY == _DEV_SECRET):
     raise ImproperlyConfigured("REFERLOOP_SECRET_KEY must be set to 50+ random characters")
@@ -75,7 +75,9 @@ DEBUG = env_bool("REFERLOOP_DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("REFERLOOP_DEBUG cannot be on in production")
 
-ALLOWED_HOSTS = env_list("REFERLOOP_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]")
+ALLOWED_HOSTS = env_list(
+    "REFERLOOP_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1]"
+)
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("REFERLOOP_ALLOWED_HOSTS must name the host(s) Referloop serves")
 CSRF_TRUSTED_ORIGINS = env_list("REFERLOOP_CSRF_TRUSTED_ORIGINS")
@@ -105,9 +107,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the timeout middleware, which tells the person why they were signed out.
+    "django.contrib.messages.middleware.MessageMiddleware",
     "referloop.core.middleware.SessionTimeoutMiddleware",
     "referloop.core.middleware.AgencyMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

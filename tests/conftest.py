@@ -56,11 +56,19 @@ def make_member(agency: Agency, role: str, email: str, name: str = "") -> User:
 def cast(db) -> Cast:
     network = Network.objects.create(name="North County", slug="north")
     other = Network.objects.create(name="South County", slug="south")
-    agency_a = Agency.objects.create(network=network, name="Alpha Recovery", slug="alpha", time_zone="America/Chicago")
-    agency_b = Agency.objects.create(network=network, name="Bravo Treatment", slug="bravo", time_zone="America/New_York")
-    agency_c = Agency.objects.create(network=other, name="Charlie Services", slug="charlie", time_zone="America/Denver")
+    agency_a = Agency.objects.create(
+        network=network, name="Alpha Recovery", slug="alpha", time_zone="America/Chicago"
+    )
+    agency_b = Agency.objects.create(
+        network=network, name="Bravo Treatment", slug="bravo", time_zone="America/New_York"
+    )
+    agency_c = Agency.objects.create(
+        network=other, name="Charlie Services", slug="charlie", time_zone="America/Denver"
+    )
     members_a = {
-        role: make_member(agency_a, role, f"{role.replace('_', '-')}@alpha.example.org", f"Alpha {role.label}")
+        role: make_member(
+            agency_a, role, f"{role.replace('_', '-')}@alpha.example.org", f"Alpha {role.label}"
+        )
         for role in Role
     }
     return Cast(
@@ -71,7 +79,9 @@ def cast(db) -> Cast:
         agency_c=agency_c,
         members_a=members_a,
         admin_b=make_member(agency_b, Role.ADMINISTRATOR, "admin@bravo.example.org", "Bravo Admin"),
-        admin_c=make_member(agency_c, Role.ADMINISTRATOR, "admin@charlie.example.org", "Charlie Admin"),
+        admin_c=make_member(
+            agency_c, Role.ADMINISTRATOR, "admin@charlie.example.org", "Charlie Admin"
+        ),
     )
 
 
@@ -82,7 +92,7 @@ def client_for(user: User | None) -> Client:
     return client
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     # Debian's Chromium, not a downloaded build; flags keep it off this machine's closed network.
     return {

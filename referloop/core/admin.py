@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from referloop.core.models import Agency, ApiToken, AuditEvent, Membership, Network, SweepState, User
+from referloop.core.models import (
+    Agency,
+    ApiToken,
+    AuditEvent,
+    Membership,
+    Network,
+    SweepState,
+    User,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -22,7 +30,9 @@ class UserAdmin(BaseUserAdmin):
         ("Access", {"fields": ["is_active", "is_staff", "is_superuser"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})
+    ]
 
 
 @admin.register(Network)

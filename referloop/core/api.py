@@ -63,14 +63,22 @@ def me(request):
     }
 
 
-@router.get("/members", response={200: list[MemberOut], 401: ErrorOut, 403: ErrorOut}, summary="People in the agency")
+@router.get(
+    "/members",
+    response={200: list[MemberOut], 401: ErrorOut, 403: ErrorOut},
+    summary="People in the agency",
+)
 @paginate
 def member_list(request):
     api_require(request, Perm.VIEW_MEMBERS)
     return selectors.agency_members(agency=request.agency)
 
 
-@router.get("/members/{member_id}", response={200: MemberOut, 401: ErrorOut, 404: ErrorOut}, summary="One member of the agency")
+@router.get(
+    "/members/{int:member_id}",
+    response={200: MemberOut, 401: ErrorOut, 404: ErrorOut},
+    summary="One member of the agency",
+)
 def member_detail(request, member_id: int):
     api_require(request, Perm.VIEW_MEMBERS)
     return get_for_user_or_404(Membership.objects.select_related("user"), request, pk=member_id)

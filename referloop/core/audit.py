@@ -6,7 +6,7 @@ from referloop.core.models import AuditEvent
 
 def client_ip(request) -> str | None:
     # REMOTE_ADDR only: X-Forwarded-For is set by whoever sends the request and proves nothing.
-    # Behind a trusted proxy, the proxy must rewrite REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
+    # Behind a trusted proxy, the proxy must set REMOTE_ADDR (gunicorn --forwarded-allow-ips).
     return request.META.get("REMOTE_ADDR") if request is not None else None
 
 

@@ -23,7 +23,9 @@ def _cipher(keys: tuple[str, ...], secret: str) -> MultiFernet:
     try:
         return MultiFernet([Fernet(key.encode()) for key in keys])
     except ValueError:
-        raise ImproperlyConfigured("REFERLOOP_FIELD_KEYS holds a key that is not a Fernet key")
+        raise ImproperlyConfigured(
+            "REFERLOOP_FIELD_KEYS holds a key that is not a Fernet key"
+        ) from None
 
 
 def cipher() -> MultiFernet:

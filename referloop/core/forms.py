@@ -21,8 +21,17 @@ class LoginForm(forms.Form):
     """E-mail + password, throttled per (account, address): past the limit that pair is locked
     for a while and the form says so, even if the password is then right."""
 
-    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}))
-    password = forms.CharField(label="Password", max_length=1024, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    email = forms.EmailField(
+        label="E-mail",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label="Password",
+        max_length=1024,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
     def __init__(self, request, *args, **kwargs):
         self.request = request
@@ -37,25 +46,38 @@ class LoginForm(forms.Form):
         ip = client_ip(self.request)
         locked_until = login_locked_until(key=services.login_throttle_key(email, ip))
         if locked_until:
-            audit_record(action="login_refused", request=self.request, object_type="core.user",
-                         outcome=AuditEvent.Outcome.DENIED, detail={"email": email, "reason": "locked"})
+            audit_record(
+                action="login_refused",
+                request=self.request,
+                object_type="core.user",
+                outcome=AuditEvent.Outcome.DENIED,
+                detail={"email": email, "reason": "locked"},
+            )
             raise forms.ValidationError(
                 f"Too many failed sign-ins: this account is locked from your address for another "
-                f"{_minutes_until(locked_until)} minute(s). Try again later or ask your administrator.",
+                f"{_minutes_until(locked_until)} minute(s). Try again later or ask your "
+                "administrator.",
                 code="locked",
             )
         self.user = authenticate(self.request, username=email, password=password)
         if self.user is None:
             newly_locked = services.login_failure_record(email=email, ip=ip)
-            audit_record(action="login_failed", request=self.request, object_type="core.user",
-                         outcome=AuditEvent.Outcome.DENIED, detail={"email": email})
+            audit_record(
+                action="login_failed",
+                request=self.request,
+                object_type="core.user",
+                outcome=AuditEvent.Outcome.DENIED,
+                detail={"email": email},
+            )
             if newly_locked:
                 raise forms.ValidationError(
                     f"Too many failed sign-ins: this account is now locked from your address for "
                     f"{_minutes_until(newly_locked)} minutes.",
                     code="locked",
                 )
-            raise forms.ValidationError("The e-mail address or password is not correct.", code="invalid_login")
+            raise forms.ValidationError(
+                "The e-mail address or password is not correct.", code="invalid_login"
+            )
         services.login_failures_clear(email=email, ip=ip)
         return self.cleaned_data
 
@@ -66,6 +88,7 @@ def _policy_form_field(name, info):
         meta = {type(m).__name__: m for m in info.metadata}
         return forms.IntegerField(
             label=info.title,
+            help_text=info.description,
             min_value=getattr(meta.get("Ge"), "ge", None),
             max_value=getattr(meta.get("Le"), "le", None),
         )
@@ -84,7 +107,8 @@ class AgencyPolicyForm(forms.Form):
         label="Working days", choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple
     )
     holidays = forms.CharField(
-        label="Days off (one date per line, YYYY-MM-DD)", required=False,
+        label="Days off (one date per line, YYYY-MM-DD)",
+        required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
@@ -103,7 +127,9 @@ class AgencyPolicyForm(forms.Form):
         return {"time_zone": agency.time_zone, **policy}
 
     def clean_holidays(self):
-        lines = [line.strip() for line in self.cleaned_data["holidays"].splitlines() if line.strip()]
+        lines = [
+            line.strip() for line in self.cleaned_data["holidays"].splitlines() if line.strip()
+        ]
         return lines
 
     def policy_data(self):

@@ -39,7 +39,10 @@ class SessionTimeoutMiddleware:
                 )
             else:
                 request.session.setdefault(SESSION_AUTH_AT, now)
-                if now - seen_at >= _SEEN_RESOLUTION_SECONDS or SESSION_SEEN_AT not in request.session:
+                if (
+                    now - seen_at >= _SEEN_RESOLUTION_SECONDS
+                    or SESSION_SEEN_AT not in request.session
+                ):
                     request.session[SESSION_SEEN_AT] = now
         return self.get_response(request)
 

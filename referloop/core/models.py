@@ -219,6 +219,9 @@ class LoginThrottle(models.Model):
     last_failure_at = models.DateTimeField(default=timezone.now, db_index=True)
     locked_until = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self):
+        return f"{self.failures} failure(s), locked until {self.locked_until or '-'}"
+
 
 class IssuedTrackingId(models.Model):
     """Every tracking ID handed out in a network, so none is ever issued twice there."""
@@ -231,6 +234,9 @@ class IssuedTrackingId(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["network", "code"], name="tracking_id_unique")
         ]
+
+    def __str__(self):
+        return self.code
 
 
 class SweepState(models.Model):

@@ -15,19 +15,39 @@ class AgencyPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Closed-loop referral targets (seed 003).
-    receipt_confirm_business_days: int = Field(2, ge=1, le=30, title="Receipt confirmed within")
-    first_contact_days: int = Field(7, ge=1, le=90, title="First contact attempt within")
-    outcome_known_days: int = Field(30, ge=1, le=365, title="Outcome known within")
-    follow_up_every_days: int = Field(7, ge=1, le=90, title="Follow up with the partner every")
-    escalate_after_overdue_days: int = Field(7, ge=1, le=90, title="Escalate when overdue by")
-    bounce_back_days: int = Field(30, ge=1, le=365, title="Bounce-back window")
-    reply_link_days: int = Field(60, ge=1, le=365, title="Partner reply links expire after")
+    receipt_confirm_business_days: int = Field(
+        2, ge=1, le=30, title="Receipt confirmed within", description="business days"
+    )
+    first_contact_days: int = Field(
+        7, ge=1, le=90, title="First contact attempt within", description="days"
+    )
+    outcome_known_days: int = Field(
+        30, ge=1, le=365, title="Outcome known within", description="days"
+    )
+    follow_up_every_days: int = Field(
+        7, ge=1, le=90, title="Follow up with the partner every", description="days"
+    )
+    escalate_after_overdue_days: int = Field(
+        7, ge=1, le=90, title="Escalate when overdue by", description="days"
+    )
+    bounce_back_days: int = Field(30, ge=1, le=365, title="Bounce-back window", description="days")
+    reply_link_days: int = Field(
+        60, ge=1, le=365, title="Partner reply links expire after", description="days"
+    )
     # Partner cadence (seed 000).
-    partner_touch_days: int = Field(14, ge=1, le=365, title="Touch every partner at least every")
-    partner_max_silence_days: int = Field(90, ge=7, le=730, title="Never more silence than")
+    partner_touch_days: int = Field(
+        14, ge=1, le=365, title="Touch every partner at least every", description="days"
+    )
+    partner_max_silence_days: int = Field(
+        90, ge=7, le=730, title="Never more silence than", description="days"
+    )
     # Directory freshness (seed 004).
-    listing_verify_days: int = Field(180, ge=7, le=1095, title="Verify listings every")
-    capacity_stale_days: int = Field(7, ge=1, le=90, title="Capacity counts as stale after")
+    listing_verify_days: int = Field(
+        180, ge=7, le=1095, title="Verify listings every", description="days"
+    )
+    capacity_stale_days: int = Field(
+        7, ge=1, le=90, title="Capacity counts as stale after", description="days"
+    )
     # Business days: ISO weekdays worked (1 = Monday) and days off.
     working_weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     holidays: list[date] = Field(default_factory=list)
@@ -58,5 +78,9 @@ def policy_validate(data: dict) -> AgencyPolicy:
         error = exc.errors()[0]
         location = error["loc"]
         field = str(location[0]) if location else None
-        where = f" (item {location[1] + 1})" if len(location) > 1 and isinstance(location[1], int) else ""
+        where = (
+            f" (item {location[1] + 1})"
+            if len(location) > 1 and isinstance(location[1], int)
+            else ""
+        )
         raise DomainError(f"{error['msg']}{where}", field=field) from None

@@ -22,8 +22,10 @@ def memberships_of(user: User) -> list[Membership]:
 
 
 def agency_members(*, agency: Agency) -> QuerySet[Membership]:
-    return Membership.objects.for_agency(agency).select_related("user").order_by(
-        "-is_active", "user__full_name", "user__email"
+    return (
+        Membership.objects.for_agency(agency)
+        .select_related("user")
+        .order_by("-is_active", "user__full_name", "user__email")
     )
 
 
@@ -57,9 +59,9 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
         or not token.user.is_active
     ):
         return None
-    token.membership = (
-        Membership.objects.filter(user=token.user, agency=token.agency, is_active=True).first()
-    )
+    token.membership = Membership.objects.filter(
+        user=token.user, agency=token.agency, is_active=True
+    ).first()
     return token if token.membership is not None else None
 
 

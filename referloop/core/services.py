@@ -3,7 +3,8 @@ changes what it must in one transaction, and records it. Web, API and CLI all ca
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -27,10 +28,11 @@ from referloop.core.models import (
 )
 from referloop.core.permissions import Role
 from referloop.core.policy import policy_validate
+from referloop.core.tasks import notify_account_locked
 from referloop.core.timeutils import valid_time_zone
 from referloop.core.tracking_ids import tracking_id_generate
 
-TOKEN_PREFIX = "rl_"
+TOKEN_PREFIX = "rl_"  # noqa: S105 - a marker that makes leaked tokens easy to scan for
 
 
 def _valid_slug(slug: str) -> str:
@@ -69,8 +71,10 @@ def agency_create(*, name: str, slug: str, network: Network, time_zone: str) -> 
     return Agency.objects.create(network=network, name=name, slug=slug, time_zone=time_zone)
 
 
-def agency_policy_update(*, agency: Agency, actor: User, data: dict, time_zone: str, request=None) -> Agency:
-    """Saves a reviewed policy (validated by core.policy.AgencyPolicy) and the agency's time zone."""
+def agency_policy_update(
+    *, agency: Agency, actor: User, data: dict, time_zone: str, request=None
+) -> Agency:
+    """Saves a reviewed policy (validated by core.policy.AgencyPolicy) and the time zone."""
     policy = policy_validate(data)
     valid_time_zone(time_zone)
     with transaction.atomic():
@@ -78,8 +82,14 @@ def agency_policy_update(*, agency: Agency, actor: User, data: dict, time_zone: 
         agency.time_zone = time_zone
         agency.policy_reviewed_at = timezone.now()
         agency.save(update_fields=["policy", "time_zone", "policy_reviewed_at"])
-        audit_record(action="update", request=request, user=actor, agency=agency, obj=agency,
-                     detail={"what": "policy"})
+        audit_record(
+            action="update",
+            request=request,
+            user=actor,
+            agency=agency,
+            obj=agency,
+            detail={"what": "policy"},
+        )
     return agency
 
 
@@ -109,17 +119,23 @@ def membership_grant(*, user: User, agency: Agency, role: str) -> Membership:
         with transaction.atomic():
             return Membership.objects.create(user=user, agency=agency, role=role)
     except IntegrityError:
-        raise DomainError(f"{user.email} is already a member of {agency.name}.", field="user") from None
+        raise DomainError(
+            f"{user.email} is already a member of {agency.name}.", field="user"
+        ) from None
 
 
-def membership_update(*, membership: Membership, actor: User, role: str, is_active: bool, request=None) -> Membership:
-    """Changes a member's role or access; an agency is never left without an active administrator."""
+def membership_update(
+    *, membership: Membership, actor: User, role: str, is_active: bool, request=None
+) -> Membership:
+    """Changes a member's role or access; an agency always keeps an active administrator."""
     if role not in Role.values:
         raise DomainError("Choose one of the listed roles.", field="role")
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        losing_admin = membership.role == Role.ADMINISTRATOR and membership.is_active and (
-            role != Role.ADMINISTRATOR or not is_active
+        losing_admin = (
+            membership.role == Role.ADMINISTRATOR
+            and membership.is_active
+            and (role != Role.ADMINISTRATOR or not is_active)
         )
         if losing_admin:
             other_admins = Membership.objects.filter(
@@ -127,14 +143,21 @@ def membership_update(*, membership: Membership, actor: User, role: str, is_acti
             ).exclude(pk=membership.pk)
             if not other_admins.exists():
                 raise DomainError(
-                    "This is the agency's last administrator; make someone else administrator first.",
+                    "This is the agency's last administrator; "
+                    "make someone else administrator first.",
                     field="role",
                 )
         before = {"role": membership.role, "is_active": membership.is_active}
         membership.role, membership.is_active = role, is_active
         membership.save(update_fields=["role", "is_active"])
-        audit_record(action="update", request=request, user=actor, agency=membership.agency,
-                     obj=membership, detail={"before": before, "after": {"role": role, "is_active": is_active}})
+        audit_record(
+            action="update",
+            request=request,
+            user=actor,
+            agency=membership.agency,
+            obj=membership,
+            detail={"before": before, "after": {"role": role, "is_active": is_active}},
+        )
     return membership
 
 
@@ -143,13 +166,19 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def api_token_create(*, user: User, agency: Agency, name: str = "", expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, user: User, agency: Agency, name: str = "", expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
     """Returns the token row and the raw token, which is shown once and never stored."""
     if not Membership.objects.filter(user=user, agency=agency, is_active=True).exists():
         raise DomainError(f"{user.email} is not an active member of {agency.name}.", field="agency")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, agency=agency, name=name[:100], prefix=raw[:10], key_hash=_token_hash(raw),
+        user=user,
+        agency=agency,
+        name=name[:100],
+        prefix=raw[:10],
+        key_hash=_token_hash(raw),
         expires_at=expires_at,
     )
     return token, raw
@@ -203,6 +232,15 @@ def login_failure_record(*, email: str, ip: str | None) -> datetime | None:
         if throttle.failures >= settings.LOGIN_FAILURE_LIMIT:
             throttle.locked_until = now + settings.LOGIN_LOCKOUT
             throttle.save(update_fields=["locked_until"])
+            # Tell the account holder (the task ignores addresses that are not an active user).
+            transaction.on_commit(
+                partial(
+                    notify_account_locked.enqueue,
+                    email=email,
+                    locked_until=throttle.locked_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+                    ip=ip or "unknown",
+                )
+            )
             return throttle.locked_until
     return None
 

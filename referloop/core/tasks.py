@@ -19,7 +19,8 @@ def notify_account_locked(*, email: str, locked_until: str, ip: str) -> bool:
             f"Hello {user.get_short_name()},\n\n"
             f"Sign-in to your Referloop account from the address {ip} was locked until "
             f"{locked_until} (UTC) after several wrong passwords.\n"
-            "If this was you, wait and try again. If it was not, tell your agency administrator.\n\n"
+            "If this was you, wait and try again. "
+            "If it was not, tell your agency administrator.\n\n"
             f"{settings.BASE_URL}{reverse('login')}\n"
         ),
         from_email=None,

@@ -10,7 +10,9 @@ from referloop.core.errors import DomainError
 
 def valid_time_zone(name: str) -> str:
     if name not in available_timezones():
-        raise DomainError(f"'{name}' is not a known time zone (e.g. America/Chicago)", field="time_zone")
+        raise DomainError(
+            f"'{name}' is not a known time zone (e.g. America/Chicago)", field="time_zone"
+        )
     return name
 
 
@@ -38,7 +40,9 @@ def is_business_day(day: date, *, working_weekdays, holidays) -> bool:
     return day.isoweekday() in working_weekdays and day not in holidays
 
 
-def add_business_days(start: datetime, days: int, *, zone: ZoneInfo, working_weekdays=(1, 2, 3, 4, 5), holidays=()) -> datetime:
+def add_business_days(
+    start: datetime, days: int, *, zone: ZoneInfo, working_weekdays=(1, 2, 3, 4, 5), holidays=()
+) -> datetime:
     """`start` moved forward by `days` business days, at the same local wall-clock time.
 
     Counting starts the business day after `start` (something received on Friday afternoon with

@@ -44,8 +44,11 @@ def sweep_claim(*, name: str, worker: str) -> bool:
 def sweep_release(*, name: str, worker: str, interval: int, error: str = "") -> None:
     now = timezone.now()
     SweepState.objects.filter(name=name, claimed_by=worker).update(
-        claimed_by="", claimed_until=None, last_finished_at=now,
-        next_run_at=now + timedelta(seconds=interval), last_error=error[:2000],
+        claimed_by="",
+        claimed_until=None,
+        last_finished_at=now,
+        next_run_at=now + timedelta(seconds=interval),
+        last_error=error[:2000],
     )
 
 
@@ -69,8 +72,14 @@ def run_due_sweeps(*, worker: str) -> list[str]:
 def run_queued_tasks(*, worker: str, max_tasks: int | None = None) -> None:
     """Runs ready tasks until the queue is empty (or max_tasks have run)."""
     TaskWorker(
-        queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
-        max_tasks=max_tasks, worker_id=worker, excluded_queue_names=[],
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=max_tasks,
+        worker_id=worker,
+        excluded_queue_names=[],
     ).run()
 
 

@@ -28,7 +28,11 @@ class DemoSize:
     agencies: int
 
 
-SIZES = {"small": DemoSize(agencies=5), "medium": DemoSize(agencies=20), "large": DemoSize(agencies=100)}
+SIZES = {
+    "small": DemoSize(agencies=5),
+    "medium": DemoSize(agencies=20),
+    "large": DemoSize(agencies=100),
+}
 
 # The five agencies every demo has, in the order UX.md describes them.
 CORE_AGENCIES = [
@@ -38,7 +42,13 @@ CORE_AGENCIES = [
     ("Second Chance Justice Partners", "second-chance", "justice-support team"),
     ("Riverbend County Coordination Hub", "county-hub", "county coordination hub"),
 ]
-EXTRA_KINDS = ["Recovery Residence", "Treatment Services", "Counseling", "Reentry Services", "Community Services"]
+EXTRA_KINDS = [
+    "Recovery Residence",
+    "Treatment Services",
+    "Counseling",
+    "Reentry Services",
+    "Community Services",
+]
 # The agency left with unreviewed policies, so its administrator's worklist shows the set-up item.
 UNREVIEWED_AGENCY = "harbor-house"
 
@@ -85,14 +95,19 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     demo_size = SIZES[size]
     fake = Faker("en_US")
     fake.seed_instance(seed)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     demo_clear()
     now = timezone.now()
-    network = Network.objects.create(name="Riverbend County Recovery Network", slug=DEMO_NETWORK_SLUG, is_demo=True)
+    network = Network.objects.create(
+        name="Riverbend County Recovery Network", slug=DEMO_NETWORK_SLUG, is_demo=True
+    )
     agencies = Agency.objects.bulk_create(
         [
             Agency(
-                network=network, name=name, slug=slug, time_zone=DEMO_TIME_ZONE,
+                network=network,
+                name=name,
+                slug=slug,
+                time_zone=DEMO_TIME_ZONE,
                 policy_reviewed_at=None if slug == UNREVIEWED_AGENCY else now,
                 created_at=now - timezone.timedelta(days=rng.randint(120, 400)),
             )
@@ -106,13 +121,21 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     for agency in agencies:
         for role in Role:
             email = f"{role.value.replace('_', '-')}@{agency.slug}.example.org"
-            user = User(email=email, full_name=fake.name(), password=password_hash, date_joined=agency.created_at)
+            user = User(
+                email=email,
+                full_name=fake.name(),
+                password=password_hash,
+                date_joined=agency.created_at,
+            )
             users.append(user)
             memberships.append((user, agency, role))
             logins.append(DemoLogin(agency=agency.name, role=role.label, email=email))
     User.objects.bulk_create(users, batch_size=BATCH)
     Membership.objects.bulk_create(
-        [Membership(user=user, agency=agency, role=role, created_at=agency.created_at) for user, agency, role in memberships],
+        [
+            Membership(user=user, agency=agency, role=role, created_at=agency.created_at)
+            for user, agency, role in memberships
+        ],
         batch_size=BATCH,
     )
     return logins
@@ -121,11 +144,12 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
 def demo_logins() -> list[DemoLogin]:
     """The logins of the demo network's core agencies, as `make run` prints them."""
     core_slugs = [slug for _, slug, _ in CORE_AGENCIES]
-    rows = (
-        Membership.objects.filter(agency__network__is_demo=True, agency__slug__in=core_slugs)
-        .select_related("user", "agency")
-    )
+    rows = Membership.objects.filter(
+        agency__network__is_demo=True, agency__slug__in=core_slugs
+    ).select_related("user", "agency")
     order = {slug: index for index, slug in enumerate(core_slugs)}
     roles = list(Role.values)
     rows = sorted(rows, key=lambda m: (order[m.agency.slug], roles.index(m.role)))
-    return [DemoLogin(agency=m.agency.name, role=m.get_role_display(), email=m.user.email) for m in rows]
+    return [
+        DemoLogin(agency=m.agency.name, role=m.get_role_display(), email=m.user.email) for m in rows
+    ]

@@ -31,7 +31,9 @@ class Worklist:
 
 
 def due_items_for(*, agency, member, until) -> list[DueItem]:
-    items = [item for source in SOURCES for item in source(agency=agency, member=member, until=until)]
+    items = [
+        item for source in SOURCES for item in source(agency=agency, member=member, until=until)
+    ]
     return sorted(items, key=lambda item: (item.due_at, item.key))
 
 

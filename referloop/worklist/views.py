@@ -1,5 +1,5 @@
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
 from referloop.core.permissions import Perm, has_perm
@@ -7,11 +7,13 @@ from referloop.worklist.selectors import worklist_for
 
 
 @agency_member_required(Perm.VIEW)
-@require_GET
+@require_safe
 def index(request):
     can_see_agency = has_perm(request.membership, Perm.VIEW_AGENCY_WORKLIST)
     scope = "agency" if request.GET.get("scope") == "agency" and can_see_agency else "mine"
-    worklist = worklist_for(agency=request.agency, member=None if scope == "agency" else request.membership)
+    worklist = worklist_for(
+        agency=request.agency, member=None if scope == "agency" else request.membership
+    )
     groups = [
         ("overdue", "Overdue", worklist.overdue),
         ("today", "Due today", worklist.due_today),

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True)
         parser.add_argument("--slug", required=True)
-        parser.add_argument("--network", default="default", help="network slug (default: %(default)s)")
+        parser.add_argument(
+            "--network", default="default", help="network slug (default: %(default)s)"
+        )
         parser.add_argument("--timezone", default=settings.DEFAULT_AGENCY_TIME_ZONE)
 
     def handle(self, *args, name, slug, network, timezone, **options):
@@ -20,7 +22,13 @@ class Command(BaseCommand):
             network_row = Network.objects.filter(slug=network).first() or services.network_create(
                 name=network.replace("-", " ").title(), slug=network
             )
-            agency = services.agency_create(name=name, slug=slug, network=network_row, time_zone=timezone)
+            agency = services.agency_create(
+                name=name, slug=slug, network=network_row, time_zone=timezone
+            )
         except DomainError as error:
-            raise CommandError(f"{error.field}: {error.message}" if error.field else error.message) from None
-        self.stdout.write(f"Created agency {agency.name} ({agency.slug}) in network {network_row.slug}")
+            raise CommandError(
+                f"{error.field}: {error.message}" if error.field else error.message
+            ) from None
+        self.stdout.write(
+            f"Created agency {agency.name} ({agency.slug}) in network {network_row.slug}"
+        )

@@ -40,5 +40,7 @@ class Command(BaseCommand):
                 user = services.user_create(email=email, password=self._password(), full_name=name)
                 services.membership_grant(user=user, agency=agency_row, role=role)
         except DomainError as error:
-            raise CommandError(f"{error.field}: {error.message}" if error.field else error.message) from None
+            raise CommandError(
+                f"{error.field}: {error.message}" if error.field else error.message
+            ) from None
         self.stdout.write(f"Created {user.email} as {Role(role).label} in {agency_row.name}")

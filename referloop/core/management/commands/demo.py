@@ -11,7 +11,8 @@ class Command(BaseCommand):
         parser.add_argument("--size", choices=list(SIZES), default="small")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument(
-            "--if-empty", action="store_true",
+            "--if-empty",
+            action="store_true",
             help="build only when the database has no agency yet (what `make run` does)",
         )
 

@@ -30,7 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=2, help="web worker processes")
         parser.add_argument("--threads", type=int, default=4, help="threads per web worker")
-        parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not start the background worker"
+        )
 
     def handle(self, *args, host, port, workers, threads, no_worker, **options):
         if not 0 < port < 65536:
@@ -41,18 +43,20 @@ class Command(BaseCommand):
             call_command("collectstatic", interactive=False, verbosity=0)
         background = None
         if not no_worker:
-            background = subprocess.Popen([sys.executable, "-m", "referloop.cli", "worker"])  # noqa: S603
+            background = subprocess.Popen([sys.executable, "-m", "referloop.cli", "worker"])
         self.stdout.write(f"Referloop is answering on http://{host}:{port}/ (Ctrl+C stops it)")
         try:
-            ReferloopServer({
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "threads": threads,
-                "worker_class": "gthread",
-                "accesslog": "-",
-                "timeout": 60,
-                "graceful_timeout": 10,
-            }).run()
+            ReferloopServer(
+                {
+                    "bind": f"{host}:{port}",
+                    "workers": workers,
+                    "threads": threads,
+                    "worker_class": "gthread",
+                    "accesslog": "-",
+                    "timeout": 60,
+                    "graceful_timeout": 10,
+                }
+            ).run()
         finally:
             if background is not None:
                 background.terminate()

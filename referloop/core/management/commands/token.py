@@ -19,17 +19,26 @@ class Command(BaseCommand):
         user_row = User.objects.filter(email__iexact=user.strip(), is_active=True).first()
         if user_row is None:
             raise CommandError(f"user: no active user with the e-mail '{user}'")
-        memberships = Membership.objects.filter(user=user_row, is_active=True).select_related("agency")
+        memberships = Membership.objects.filter(user=user_row, is_active=True).select_related(
+            "agency"
+        )
         if agency:
             memberships = memberships.filter(agency__slug=agency)
         memberships = list(memberships)
         if not memberships:
-            raise CommandError(f"agency: {user_row.email} is not an active member of " + (f"'{agency}'" if agency else "any agency"))
+            raise CommandError(
+                f"agency: {user_row.email} is not an active member of "
+                + (f"'{agency}'" if agency else "any agency")
+            )
         if len(memberships) > 1:
             slugs = ", ".join(m.agency.slug for m in memberships)
-            raise CommandError(f"agency: {user_row.email} belongs to several agencies ({slugs}); pass --agency")
+            raise CommandError(
+                f"agency: {user_row.email} belongs to several agencies ({slugs}); pass --agency"
+            )
         try:
-            _, raw = services.api_token_create(user=user_row, agency=memberships[0].agency, name=name)
+            _, raw = services.api_token_create(
+                user=user_row, agency=memberships[0].agency, name=name
+            )
         except DomainError as error:
             raise CommandError(error.message) from None
         self.stdout.write(raw)

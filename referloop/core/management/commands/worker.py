@@ -12,7 +12,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="run what is due now, then exit")
         parser.add_argument(
-            "--interval", type=float, default=settings.WORKER_IDLE_SECONDS,
+            "--interval",
+            type=float,
+            default=settings.WORKER_IDLE_SECONDS,
             help="seconds to wait between passes (default: %(default)s)",
         )
 

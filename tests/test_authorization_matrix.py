@@ -1,0 +1,236 @@
+"""The authorization matrix: every URL pattern in the URLconf × anonymous / each role of the own
+agency / a user of another agency, with the expected answer declared here.
+
+A new route without a row in MATRIX fails `test_every_route_is_declared`, so nobody can add a
+page or an API endpoint without saying who may use it. Object routes also declare how to reach an
+object of another agency: that must be a 404 (never a 403 that would confirm it exists) and write
+an `access_denied` audit row.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from referloop.core.models import AuditEvent, Membership
+from referloop.core.permissions import Role
+from referloop.core.services import api_token_create
+from tests.conftest import Cast
+
+LOGIN = "login"  # a redirect to the sign-in page
+ADMIN_LOGIN = "admin-login"  # a redirect to the admin site's sign-in page
+ALL_ROLES = tuple(Role)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who gets what from one route. Codes are HTTP statuses, or LOGIN / ADMIN_LOGIN."""
+
+    anonymous: int | str
+    roles: dict = field(default_factory=dict)  # role -> expected; missing roles use `member`
+    member: int | str = 200
+    method: str = "GET"
+    api: bool = False  # authenticates with a bearer token instead of a session
+    kwargs: Callable[[Cast], dict] | None = None  # path arguments reaching an own-agency object
+    other_agency_kwargs: Callable[[Cast], dict] | None = None  # ... reaching agency B's object
+    data: Callable[[Cast], dict] | None = None
+
+    def expected_for(self, role) -> int | str:
+        return self.roles.get(role, self.member)
+
+
+def _own_member(cast: Cast) -> dict:
+    return {"pk": Membership.objects.get(user=cast.coordinator).pk}
+
+
+def _other_member(cast: Cast) -> dict:
+    return {"pk": Membership.objects.get(user=cast.admin_b).pk}
+
+
+def _api_own_member(cast: Cast) -> dict:
+    return {"member_id": _own_member(cast)["pk"]}
+
+
+def _api_other_member(cast: Cast) -> dict:
+    return {"member_id": _other_member(cast)["pk"]}
+
+
+ADMINISTRATOR_ONLY = {role: 403 for role in Role if role != Role.ADMINISTRATOR}
+AUDIT_READERS = {Role.COORDINATOR: 403, Role.INTAKE: 403}
+
+MATRIX: dict[str, Route] = {
+    "home": Route(anonymous=LOGIN, member=302),
+    "healthz": Route(anonymous=200),
+    "login": Route(anonymous=200, member=302),
+    "logout": Route(anonymous=405, member=405),
+    "worklist:index": Route(anonymous=LOGIN),
+    "core:agency_switch": Route(anonymous=405, member=405),
+    "core:agency_settings": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY),
+    "core:member_list": Route(anonymous=LOGIN),
+    "core:member_edit": Route(
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        kwargs=_own_member,
+        other_agency_kwargs=_other_member,
+    ),
+    "core:audit_log": Route(anonymous=LOGIN, roles=AUDIT_READERS),
+    "api:api-root": Route(anonymous=404, member=404, api=True),
+    "api:openapi-json": Route(anonymous=200, api=True),
+    "api:openapi-view": Route(anonymous=200, api=True),
+    "api:me": Route(anonymous=401, api=True),
+    "api:member_list": Route(anonymous=401, api=True),
+    "api:member_detail": Route(
+        anonymous=401,
+        api=True,
+        kwargs=_api_own_member,
+        other_agency_kwargs=_api_other_member,
+    ),
+    "api:worklist": Route(anonymous=401, api=True),
+}
+# The same routes with a second method, where the method changes who may do what.
+POSTS: dict[str, Route] = {
+    "logout": Route(method="POST", anonymous=302, member=302),
+    "core:agency_switch": Route(
+        method="POST",
+        anonymous=LOGIN,
+        member=302,
+        data=lambda cast: {"agency": cast.agency_a.slug},
+    ),
+}
+# Django's admin site is for the people who run the installation (is_staff), never agency staff:
+# every admin route ends, after its redirects, on the admin sign-in page for anonymous users and
+# agency members alike (test_admin_site_refuses_everyone_but_installation_staff).
+
+
+def _walk(patterns, prefix="", namespaces=()):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = (pattern.namespace,) if pattern.namespace else ()
+            yield from _walk(
+                pattern.url_patterns, prefix + str(pattern.pattern), namespaces + namespace
+            )
+        elif isinstance(pattern, URLPattern):
+            name = (
+                ":".join((*namespaces, pattern.name))
+                if pattern.name
+                else prefix + str(pattern.pattern)
+            )
+            yield name, prefix + str(pattern.pattern), pattern
+
+
+ROUTES = list(_walk(get_resolver().url_patterns))
+APP_ROUTES = [(name, route) for name, route, _ in ROUTES if not route.startswith("admin/")]
+ADMIN_ROUTES = [(name, route) for name, route, _ in ROUTES if route.startswith("admin/")]
+
+
+def test_every_route_is_declared():
+    undeclared = [f"{name} ({route})" for name, route in APP_ROUTES if name not in MATRIX]
+    assert not undeclared, "Routes without a row in the authorization matrix: " + ", ".join(
+        undeclared
+    )
+    stale = set(MATRIX) - {name for name, _ in APP_ROUTES}
+    assert not stale, f"Matrix rows for routes that no longer exist: {stale}"
+
+
+def _url(route: str, kwargs: dict) -> str:
+    import re
+
+    def fill(match):
+        name = match.group(1).split(":")[-1]
+        return str(kwargs.get(name, 1))
+
+    # Django path converters (<int:pk>) and ninja's ({int:member_id}), already turned into <...>.
+    return "/" + re.sub(r"<([^>]+)>", fill, route).lstrip("^").rstrip("$")
+
+
+def _request(client: Client, route: Route, url: str, cast: Cast, token: str | None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    data = route.data(cast) if route.data else {}
+    if route.method == "POST":
+        return client.post(url, data, **headers)
+    return client.get(url, data, **headers)
+
+
+def _assert_answer(response, expected, *, context: str):
+    if expected == LOGIN:
+        assert response.status_code == 302, context
+        assert response["Location"].startswith("/login/"), context
+    elif expected == ADMIN_LOGIN:
+        assert response.status_code == 302, context
+        assert response["Location"].startswith("/admin/login/"), context
+    else:
+        assert response.status_code == expected, f"{context}: got {response.status_code}"
+
+
+def _client_and_token(user, route: Route):
+    client = Client()
+    if user is None:
+        return client, None
+    if route.api:
+        membership = Membership.objects.select_related("agency").get(user=user)
+        return client, api_token_create(user=user, agency=membership.agency)[1]
+    client.force_login(user)
+    return client, None
+
+
+CASES = [(name, route) for name, route in MATRIX.items()] + [
+    (f"{name} [POST]", route) for name, route in POSTS.items()
+]
+
+
+@pytest.mark.parametrize(("name", "declared"), CASES, ids=[name for name, _ in CASES])
+def test_route_answers_each_role_as_declared(cast, name, declared):
+    base_name = name.removesuffix(" [POST]")
+    route_string = next(route for n, route in APP_ROUTES if n == base_name)
+    kwargs = declared.kwargs(cast) if declared.kwargs else {}
+    url = _url(route_string, kwargs)
+
+    client, token = _client_and_token(None, declared)
+    _assert_answer(
+        _request(client, declared, url, cast, token),
+        declared.anonymous,
+        context=f"{name} anonymous",
+    )
+    for role in ALL_ROLES:
+        client, token = _client_and_token(cast.members_a[role], declared)
+        response = _request(client, declared, url, cast, token)
+        _assert_answer(response, declared.expected_for(role), context=f"{name} as {role}")
+
+
+OBJECT_CASES = [(name, route) for name, route in MATRIX.items() if route.other_agency_kwargs]
+
+
+@pytest.mark.parametrize(("name", "declared"), OBJECT_CASES, ids=[name for name, _ in OBJECT_CASES])
+def test_other_agency_object_is_not_found_and_audited(cast, name, declared):
+    route_string = next(route for n, route in APP_ROUTES if n == name)
+    url = _url(route_string, declared.other_agency_kwargs(cast))
+    # Agency A's administrator (who may open such objects in A) asks for agency B's object.
+    client, token = _client_and_token(cast.admin_a, declared)
+    before = AuditEvent.objects.filter(action="access_denied").count()
+    response = _request(client, declared, url, cast, token)
+    assert response.status_code == 404, f"{name}: another agency's object must be a 404"
+    denied = AuditEvent.objects.filter(action="access_denied").order_by("-id")
+    assert denied.count() == before + 1
+    row = denied.first()
+    assert (row.user_id, row.agency_id, row.outcome) == (
+        cast.admin_a.pk,
+        cast.agency_a.pk,
+        "denied",
+    )
+    # Agency B's object is unchanged and still there for B.
+    assert Membership.objects.filter(user=cast.admin_b, role=Role.ADMINISTRATOR).exists()
+
+
+def test_admin_site_refuses_everyone_but_installation_staff(cast):
+    assert len(ADMIN_ROUTES) > 10, "the admin site is mounted"
+    member = Client()
+    member.force_login(cast.admin_a)  # an agency administrator is not installation staff
+    for name, route in ADMIN_ROUTES:
+        url = _url(route.replace("(?P<url>.*)$", "anything/"), {})
+        for who, client in (("anonymous", Client()), ("agency admin", member)):
+            response = client.get(url, follow=True)
+            assert response.status_code == 200, f"{name} {url} as {who}"
+            assert response.request["PATH_INFO"] == "/admin/login/", f"{name} {url} as {who}"
+            assert b"Log in" in response.content
