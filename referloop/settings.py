@@ -23,7 +23,10 @@ _FALSE = {"0", "false", "no", "off", ""}
 def env_str(name: str, default: str = "") -> str:
     file_name = os.environ.get(f"{name}_FILE")
     if file_name:
-        return Path(file_name).read_text(encoding="utf-8").strip()
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read the file ({exc})") from None
     return os.environ.get(name, default)
 
 
@@ -144,7 +147,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers work while the worker writes; IMMEDIATE avoids lock-upgrade deadlocks.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
-        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_path = Path(DATABASES["default"]["NAME"])
+        _sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        # Tests use a file next to it (one per test run), not Django's default shared-cache
+        # in-memory database: that one has table locks which fail at once ("database table is
+        # locked") instead of waiting, so tests of concurrent workers would not see production's
+        # behaviour (WAL, busy timeout).
+        DATABASES["default"]["TEST"] = {
+            "NAME": str(_sqlite_path.with_name(f"test_{os.getpid()}_{_sqlite_path.name}"))
+        }
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -250,7 +261,7 @@ MAILERS = {
         },
     }
     if SMTP_HOST
-    else {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+    else {"BACKEND": "referloop.core.mail.NoSmtpBackend"}
 }
 
 # --- background work ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv/bin
-export DJANGO_ALLOW_ASYNC_UNSAFE=true  # Playwright's sync API runs an event loop in the test thread
 
 echo "== lint (ruff) =="
 $VENV/ruff check --quiet .

@@ -5,6 +5,7 @@ Services) is in another network. In A: one member per role (the coordinator and 
 the ones most tests use); in B: an administrator. Everyone's password is PASSWORD.
 """
 
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -14,6 +15,24 @@ from referloop.core.models import Agency, Membership, Network, User
 from referloop.core.permissions import Role
 
 PASSWORD = "correct horse battery staple"
+
+
+def pytest_configure(config):
+    # Playwright's sync API keeps an event loop running in the test thread once a browser test
+    # has started; the ORM calls the tests make there (and in fixtures' teardown) stay synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a real `referloop` subprocess: none of this run's Referloop settings,
+    database or test-only switches leak into it."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("REFERLOOP_")
+        and name not in {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    return {**env, **overrides}
 
 
 @pytest.fixture(autouse=True)

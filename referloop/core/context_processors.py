@@ -39,5 +39,6 @@ def shell(request):
         "nav_items": _nav_items(request) if membership else [],
         "can_configure_agency": has_perm(membership, Perm.CONFIGURE_AGENCY),
         "can_view_members": has_perm(membership, Perm.VIEW_MEMBERS),
+        "can_manage_members": has_perm(membership, Perm.MANAGE_MEMBERS),
         "can_view_audit": has_perm(membership, Perm.VIEW_AUDIT),
     }

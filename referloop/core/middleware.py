@@ -31,11 +31,14 @@ class SessionTimeoutMiddleware:
             too_old = now - auth_at > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds()
             if idle or too_old:
                 logout(request)
+                idle_minutes = round(settings.SESSION_IDLE_TIMEOUT.total_seconds() / 60)
+                max_hours = round(settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds() / 3600)
                 messages.info(
                     request,
-                    "You were signed out after 15 minutes without activity. Please sign in again."
+                    f"You were signed out after {idle_minutes} minutes without activity. "
+                    "Please sign in again."
                     if idle
-                    else "Your session reached its 12-hour limit. Please sign in again.",
+                    else f"Your session reached its {max_hours}-hour limit. Please sign in again.",
                 )
             else:
                 request.session.setdefault(SESSION_AUTH_AT, now)

@@ -28,6 +28,16 @@ class TenantQuerySet(models.QuerySet):
         )
 
 
+class AuditEventQuerySet(TenantQuerySet):
+    """Audit rows are only ever added: bulk updates and deletes are refused here too."""
+
+    def update(self, **kwargs):
+        raise ValueError("audit events are append-only")
+
+    def delete(self):
+        raise ValueError("audit events are append-only")
+
+
 class Network(models.Model):
     """A community of agencies that share one directory and refer to each other."""
 
@@ -189,7 +199,7 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OK)
     detail = models.JSONField(default=dict, blank=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

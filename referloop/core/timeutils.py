@@ -1,6 +1,7 @@
 """Time helpers: store UTC, reason in the agency's local time, count business days."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.utils import timezone
@@ -8,8 +9,13 @@ from django.utils import timezone
 from referloop.core.errors import DomainError
 
 
+@cache
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())  # reads the zone files: once per process
+
+
 def valid_time_zone(name: str) -> str:
-    if name not in available_timezones():
+    if name not in _known_time_zones():
         raise DomainError(
             f"'{name}' is not a known time zone (e.g. America/Chicago)", field="time_zone"
         )

@@ -60,8 +60,13 @@ def login_view(request):
         request.session[SESSION_SEEN_AT] = now
         # Recorded in the agency the person lands in, so it shows on that agency's audit log.
         memberships = selectors.memberships_of(form.user)
-        audit_record(action="login", request=request, user=form.user, obj=form.user,
-                     agency=memberships[0].agency if memberships else None)
+        audit_record(
+            action="login",
+            request=request,
+            user=form.user,
+            obj=form.user,
+            agency=memberships[0].agency if memberships else None,
+        )
         return redirect(_safe_next(request) or "worklist:index")
     return render(
         request,

@@ -31,8 +31,10 @@ def worker_id() -> str:
 
 def sweep_claim(*, name: str, worker: str) -> bool:
     """True if this worker won the sweep: it is due and nobody else holds a live claim."""
-    now = timezone.now()
     SweepState.objects.get_or_create(name=name)
+    # Read the clock after the row exists: a row created just now has next_run_at = its creation
+    # time, which must not be later than `now` or a new sweep would never run on its first pass.
+    now = timezone.now()
     won = (
         SweepState.objects.filter(name=name, next_run_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))

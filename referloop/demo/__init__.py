@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from faker import Faker
 
+from referloop.core.errors import DomainError
 from referloop.core.models import Agency, Membership, Network, User
 from referloop.core.permissions import Role
 
@@ -89,6 +90,15 @@ def demo_clear() -> None:
     Network.objects.filter(is_demo=True).delete()
 
 
+def _refuse_slug_clashes() -> None:
+    core_slugs = [slug for _, slug, _ in CORE_AGENCIES]
+    if Network.objects.filter(slug=DEMO_NETWORK_SLUG).exists():
+        raise DomainError(f"A real network already uses the demo slug '{DEMO_NETWORK_SLUG}'.")
+    taken = list(Agency.objects.filter(slug__in=core_slugs).values_list("slug", flat=True))
+    if taken:
+        raise DomainError(f"Real agencies already use demo slugs: {', '.join(taken)}.")
+
+
 @transaction.atomic
 def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     """(Re)builds the demo network; returns the logins (all with DEMO_PASSWORD)."""
@@ -97,6 +107,7 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     fake.seed_instance(seed)
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     demo_clear()
+    _refuse_slug_clashes()
     now = timezone.now()
     network = Network.objects.create(
         name="Riverbend County Recovery Network", slug=DEMO_NETWORK_SLUG, is_demo=True

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from referloop.core import services
 from referloop.core.errors import DomainError
@@ -19,12 +20,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, name, slug, network, timezone, **options):
         try:
-            network_row = Network.objects.filter(slug=network).first() or services.network_create(
-                name=network.replace("-", " ").title(), slug=network
-            )
-            agency = services.agency_create(
-                name=name, slug=slug, network=network_row, time_zone=timezone
-            )
+            # One transaction: a refused agency must not leave a new, empty network behind.
+            with transaction.atomic():
+                network_row = Network.objects.filter(
+                    slug=network
+                ).first() or services.network_create(
+                    name=network.replace("-", " ").title(), slug=network
+                )
+                agency = services.agency_create(
+                    name=name, slug=slug, network=network_row, time_zone=timezone
+                )
         except DomainError as error:
             raise CommandError(
                 f"{error.field}: {error.message}" if error.field else error.message

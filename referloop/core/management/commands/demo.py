@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from referloop.core.errors import DomainError
 from referloop.core.models import Agency
 from referloop.demo import DEMO_PASSWORD, SIZES, demo_build, demo_logins
 
@@ -21,7 +22,10 @@ class Command(BaseCommand):
             self.stdout.write("The database already has agencies; demo data left as it is.")
         else:
             self.stdout.write(f"Building the {size} demo network (seed {seed})…")
-            demo_build(size=size, seed=seed)
+            try:
+                demo_build(size=size, seed=seed)
+            except DomainError as error:
+                raise CommandError(f"{error.message} The demo network was not built.") from None
             self.stdout.write(self.style.SUCCESS("Demo network ready."))
         logins = demo_logins()
         if not logins:

@@ -1,0 +1,275 @@
+"""The HTTP API at /api/v1/: token auth, scoping, pagination, errors, and its self-description."""
+
+import hashlib
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import OperationalError, connection, connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from referloop.core import services
+from referloop.core.models import ApiToken, AuditEvent, Membership, User
+from referloop.core.permissions import Role
+from tests.conftest import make_member
+
+
+def bearer(raw: str) -> dict:
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def token_for(user, agency, **kwargs) -> str:
+    return services.api_token_create(user=user, agency=agency, **kwargs)[1]
+
+
+def get(path, raw=None, **params):
+    return Client().get(path, params, headers=bearer(raw) if raw else {})
+
+
+# --- /me and token authentication ----------------------------------------------------------------
+
+
+def test_me_describes_the_token_user_and_agency(cast):
+    make_member(cast.agency_b, Role.INTAKE, "two@alpha.example.org")
+    user = User.objects.get(email="two@alpha.example.org")
+    Membership.objects.create(user=user, agency=cast.agency_a, role=Role.AUDITOR)
+    raw = token_for(user, cast.agency_a)
+
+    response = get("/api/v1/me", raw)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == user.pk
+    assert body["email"] == "two@alpha.example.org"
+    assert body["agency"] == {
+        "slug": "alpha",
+        "name": "Alpha Recovery",
+        "time_zone": "America/Chicago",
+    }
+    assert body["role"] == "auditor"
+    assert sorted((m["agency"]["slug"], m["role"]) for m in body["memberships"]) == [
+        ("alpha", "auditor"),
+        ("bravo", "intake"),
+    ]
+
+
+def test_token_use_is_recorded(cast):
+    token, raw = services.api_token_create(user=cast.coordinator, agency=cast.agency_a)
+    assert token.last_used_at is None
+    assert get("/api/v1/me", raw).status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer", "Bearer rl_not-a-real-token", "Basic Zm9vOmJhcg=="]
+)
+def test_missing_or_wrong_token_is_401(cast, header):
+    services.api_token_create(user=cast.coordinator, agency=cast.agency_a)
+    headers = {"Authorization": header} if header else {}
+    response = Client().get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
+
+
+def test_a_session_does_not_authenticate_the_api(cast):
+    client = Client()
+    client.force_login(cast.coordinator)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_revoked_token_is_401(cast):
+    token, raw = services.api_token_create(user=cast.coordinator, agency=cast.agency_a)
+    assert get("/api/v1/me", raw).status_code == 200
+    services.api_token_revoke(token=token)
+    assert get("/api/v1/me", raw).status_code == 401
+
+
+def test_expired_token_is_401(cast):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        raw = token_for(
+            cast.coordinator, cast.agency_a, expires_at=timezone.now() + timedelta(days=1)
+        )
+        assert get("/api/v1/me", raw).status_code == 200
+        traveller.shift(timedelta(days=1))
+        assert get("/api/v1/me", raw).status_code == 401
+
+
+def test_token_of_a_deactivated_membership_is_401(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    Membership.objects.filter(user=cast.coordinator).update(is_active=False)
+    assert get("/api/v1/me", raw).status_code == 401
+
+
+def test_token_of_a_deactivated_user_is_401(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    User.objects.filter(pk=cast.coordinator.pk).update(is_active=False)
+    assert get("/api/v1/me", raw).status_code == 401
+
+
+def test_token_needs_an_active_membership_in_its_agency(cast):
+    from referloop.core.errors import DomainError
+
+    with pytest.raises(DomainError) as caught:
+        services.api_token_create(user=cast.coordinator, agency=cast.agency_b)
+    assert caught.value.field == "agency"
+    assert not ApiToken.objects.exists()
+
+
+def test_token_is_stored_only_as_its_sha256(cast):
+    token, raw = services.api_token_create(user=cast.coordinator, agency=cast.agency_a)
+    assert raw.startswith("rl_")
+    assert len(raw) >= 40  # 256 random bits, url-safe
+    token.refresh_from_db()
+    assert token.key_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert raw[:10] == token.prefix
+    stored = [str(value) for row in ApiToken.objects.values_list() for value in row]
+    assert not any(raw in value for value in stored)
+    assert not ApiToken.objects.filter(key_hash=raw).exists()
+
+
+def test_two_tokens_differ(cast):
+    assert token_for(cast.coordinator, cast.agency_a) != token_for(cast.coordinator, cast.agency_a)
+
+
+# --- members: pagination, query counts, scoping --------------------------------------------------
+
+
+def _members_queries(raw) -> tuple[int, dict]:
+    client = Client()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/members", headers=bearer(raw))
+    assert response.status_code == 200
+    return len(queries), response.json()
+
+
+def test_members_is_a_paginated_list_of_the_agency_only(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    body = get("/api/v1/members", raw).json()
+    assert set(body) == {"items", "count"}
+    assert body["count"] == len(Role)
+    emails = {item["email"] for item in body["items"]}
+    assert cast.coordinator.email in emails
+    assert cast.admin_b.email not in emails
+    assert set(body["items"][0]) == {"id", "email", "full_name", "role", "is_active"}
+
+    page = get("/api/v1/members", raw, limit=2, offset=2).json()
+    assert page["count"] == len(Role)
+    assert len(page["items"]) == 2
+
+
+def test_members_query_count_does_not_grow_with_members(cast, django_assert_max_num_queries):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    with time_machine.travel(timezone.now(), tick=False):
+        get("/api/v1/members", raw)  # first use records last_used_at; not what is measured
+        baseline, body = _members_queries(raw)
+        assert body["count"] == 5
+        for n in range(30):
+            make_member(cast.agency_a, Role.INTAKE, f"extra{n}@alpha.example.org")
+        with django_assert_max_num_queries(baseline):
+            response = Client().get("/api/v1/members", headers=bearer(raw))
+    assert response.json()["count"] == 35
+    assert len(response.json()["items"]) == 35
+
+
+def test_member_detail(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    membership = Membership.objects.get(user=cast.auditor)
+    body = get(f"/api/v1/members/{membership.pk}", raw).json()
+    assert body["email"] == cast.auditor.email
+    assert body["role"] == "auditor"
+
+
+def test_member_of_another_agency_is_404_and_audited(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    other = Membership.objects.get(user=cast.admin_b)
+
+    response = get(f"/api/v1/members/{other.pk}", raw)
+
+    assert response.status_code == 404
+    assert cast.admin_b.email not in response.content.decode()
+    event = AuditEvent.objects.get(action="access_denied")
+    assert event.outcome == AuditEvent.Outcome.DENIED
+    assert event.agency_id == cast.agency_a.pk
+    assert event.user_id == cast.coordinator.pk
+    assert event.object_type == "core.membership"
+    assert event.object_id == str(other.pk)
+
+
+def test_unknown_member_is_404(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    assert get("/api/v1/members/999999", raw).status_code == 404
+
+
+# --- worklist ------------------------------------------------------------------------------------
+
+
+def test_worklist_shows_the_setup_item_to_an_administrator(cast):
+    body = get("/api/v1/worklist", token_for(cast.admin_a, cast.agency_a)).json()
+    assert [item["kind"] for item in body["overdue"]] == ["agency_setup"]
+    assert body["overdue"][0]["action_url"] == "/settings/agency/"
+
+
+def test_worklist_setup_item_is_not_a_coordinators(cast):
+    body = get("/api/v1/worklist", token_for(cast.coordinator, cast.agency_a)).json()
+    assert body == {"overdue": [], "due_today": [], "coming_up": []}
+
+
+def test_agency_worklist_is_refused_to_a_coordinator_with_a_reason(cast):
+    response = get("/api/v1/worklist", token_for(cast.coordinator, cast.agency_a), scope="agency")
+    assert response.status_code == 403
+    assert "role" in response.json()["detail"]
+    event = AuditEvent.objects.get(action="permission_denied")
+    assert event.user_id == cast.coordinator.pk
+    assert event.agency_id == cast.agency_a.pk
+
+
+def test_agency_worklist_for_an_auditor(cast):
+    response = get("/api/v1/worklist", token_for(cast.auditor, cast.agency_a), scope="agency")
+    assert response.status_code == 200
+    assert [item["kind"] for item in response.json()["overdue"]] == ["agency_setup"]
+
+
+# --- self-description and health -----------------------------------------------------------------
+
+
+def test_openapi_document(db):
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.1.")
+    assert "/api/v1/me" in schema["paths"]
+    assert "/api/v1/members" in schema["paths"]
+    assert "401" in schema["paths"]["/api/v1/me"]["get"]["responses"]
+
+
+def test_docs_page_uses_no_external_assets(db):
+    response = Client().get("/api/v1/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger" in html.lower()
+    assets = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html)
+    assert assets, "expected the page to load its scripts and styles"
+    assert not [url for url in assets if url.startswith(("http:", "https:", "//"))]
+
+
+def test_healthz(db):
+    response = Client().get("/healthz")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(db, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    # Undone before the test database is torn down (which needs a working cursor).
+    with monkeypatch.context() as patch:
+        patch.setattr(connections["default"], "cursor", broken_cursor)
+        response = Client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "error"
