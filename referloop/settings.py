@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks_db",
     "referloop.core",
+    "referloop.directory",
     "referloop.worklist",
 ]
 

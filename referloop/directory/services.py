@@ -1,0 +1,147 @@
+"""Writes to the directory: capacity updates, verification, search text, default vocabularies."""
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from referloop.core.errors import DomainError
+from referloop.directory.models import (
+    CapacityReading,
+    CapacityUnit,
+    Organization,
+    Service,
+    ServiceAttribute,
+    ServiceCapacity,
+    Taxonomy,
+    TaxonomyTerm,
+)
+from referloop.directory.vocabulary import VOCABULARIES
+
+
+def vocabulary_ensure() -> None:
+    """Creates Referloop's default taxonomies and terms where missing (idempotent)."""
+    for name, (description, terms) in VOCABULARIES.items():
+        taxonomy, _ = Taxonomy.objects.get_or_create(
+            name=name, defaults={"description": description}
+        )
+        existing = set(taxonomy.terms.values_list("code", flat=True))
+        TaxonomyTerm.objects.bulk_create(
+            [
+                TaxonomyTerm(taxonomy=taxonomy, code=code, name=label, description=label)
+                for code, label in terms
+                if code not in existing
+            ]
+        )
+
+
+def search_text_compose(*, service: Service, organization_name: str, term_names: list[str]) -> str:
+    parts = [
+        service.name,
+        service.alternate_name,
+        organization_name,
+        *term_names,
+        service.description,
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def search_text_refresh(*, service_ids) -> int:
+    """Recomputes `Service.search_text` (the one column both full-text indexes read) in bulk."""
+    services = list(
+        Service.objects.filter(pk__in=list(service_ids))
+        .select_related("organization")
+        .prefetch_related("terms")
+        .only("pk", "name", "alternate_name", "description", "organization__name", "search_text")
+    )
+    for service in services:
+        service.search_text = search_text_compose(
+            service=service,
+            organization_name=service.organization.name,
+            term_names=[term.name for term in service.terms.all()],
+        )
+    Service.objects.bulk_update(services, ["search_text"], batch_size=1000)
+    return len(services)
+
+
+def _capacity_numbers(available, maximum) -> tuple[int, int | None]:
+    for field, value in (("available", available), ("maximum", maximum)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise DomainError("Enter a whole number.", field=field)
+        if value is not None and value < 0:
+            raise DomainError("Cannot be negative.", field=field)
+        if value is not None and value > 100_000:
+            raise DomainError("At most 100,000.", field=field)
+    if available is None:
+        raise DomainError("Enter how many are available now (0 if none).", field="available")
+    if maximum is not None and available > maximum:
+        raise DomainError(
+            f"Available ({available}) cannot be more than the maximum ({maximum}).",
+            field="available",
+        )
+    return available, maximum
+
+
+@transaction.atomic
+def capacity_update(
+    *,
+    service: Service,
+    unit: str,
+    available: int,
+    maximum: int | None,
+    waitlist: bool,
+    actor=None,
+    at=None,
+) -> ServiceCapacity:
+    """Records the current capacity of one unit of a service and keeps its history."""
+    if unit not in CapacityUnit.values:
+        raise DomainError(
+            f"Unknown unit '{unit}'; use one of: {', '.join(CapacityUnit.values)}.", field="unit"
+        )
+    available, maximum = _capacity_numbers(available, maximum)
+    now = at or timezone.now()
+    capacity = (
+        ServiceCapacity.objects.select_for_update().filter(service=service, unit=unit).first()
+    )
+    if capacity is None:
+        capacity = ServiceCapacity(service=service, unit=unit, network_id=service.network_id)
+    capacity.available, capacity.maximum, capacity.waitlist = available, maximum, bool(waitlist)
+    capacity.updated_at, capacity.updated_by = now, actor
+    capacity.save()
+    CapacityReading.objects.create(
+        capacity=capacity,
+        available=available,
+        maximum=maximum,
+        waitlist=bool(waitlist),
+        recorded_at=now,
+        recorded_by=actor,
+    )
+    service_capacity_summary_refresh(service_ids=[service.pk], at=now)
+    return capacity
+
+
+def service_capacity_summary_refresh(*, service_ids, at=None) -> None:
+    """Sets each service's `has_capacity` (any unit with a place free) in one statement."""
+    with_room = ServiceCapacity.objects.filter(service=OuterRef("pk"), available__gt=0)
+    services = Service.objects.filter(pk__in=list(service_ids))
+    services.update(has_capacity=Exists(with_room))
+    if at is not None:
+        services.update(capacity_updated_at=at)
+
+
+@transaction.atomic
+def listing_verify(*, service: Service, actor=None) -> Service:
+    """Marks a service (and its organization) as checked and correct today."""
+    now = timezone.now()
+    Service.objects.filter(pk=service.pk).update(last_verified_at=now, updated_at=now)
+    Organization.objects.filter(pk=service.organization_id).update(last_verified_at=now)
+    service.last_verified_at = now
+    return service
+
+
+def service_terms_set(*, service: Service, terms) -> None:
+    """Replaces the service's taxonomy terms and refreshes its search text."""
+    ServiceAttribute.objects.filter(service=service).delete()
+    ServiceAttribute.objects.bulk_create(
+        [ServiceAttribute(service=service, term=term) for term in terms]
+    )
+    search_text_refresh(service_ids=[service.pk])
