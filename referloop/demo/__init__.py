@@ -17,6 +17,7 @@ from faker import Faker
 from referloop.core.errors import DomainError
 from referloop.core.models import Agency, Membership, Network, User
 from referloop.core.permissions import Role
+from referloop.demo.directory import directory_build
 
 DEMO_PASSWORD = "demo-referloop-2026"  # noqa: S105 - demo data only, printed for the user
 DEMO_NETWORK_SLUG = "riverbend"
@@ -27,12 +28,13 @@ BATCH = 5000
 @dataclass(frozen=True)
 class DemoSize:
     agencies: int
+    services: int  # directory services (the named programs come first)
 
 
 SIZES = {
-    "small": DemoSize(agencies=5),
-    "medium": DemoSize(agencies=20),
-    "large": DemoSize(agencies=100),
+    "small": DemoSize(agencies=5, services=0),
+    "medium": DemoSize(agencies=20, services=2_000),
+    "large": DemoSize(agencies=100, services=50_000),
 }
 
 # The five agencies every demo has, in the order UX.md describes them.
@@ -148,6 +150,9 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
             for user, agency, role in memberships
         ],
         batch_size=BATCH,
+    )
+    directory_build(
+        network=network, agencies=agencies, services_target=demo_size.services, fake=fake, rng=rng
     )
     return logins
 
