@@ -13,6 +13,8 @@ urlpatterns = [
     path("login/", core_views.login_view, name="login"),
     path("logout/", core_views.logout_view, name="logout"),
     path("worklist/", include("referloop.worklist.urls")),
+    path("services/", include("referloop.directory.urls")),
+    path("directory/", include("referloop.directory.public_urls")),
     path("", include("referloop.core.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

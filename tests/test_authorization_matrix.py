@@ -18,6 +18,7 @@ from referloop.core.models import AuditEvent, Membership
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from tests.conftest import Cast
+from tests.directory import factories
 
 LOGIN = "login"  # a redirect to the sign-in page
 ADMIN_LOGIN = "admin-login"  # a redirect to the admin site's sign-in page
@@ -36,6 +37,7 @@ class Route:
     kwargs: Callable[[Cast], dict] | None = None  # path arguments reaching an own-agency object
     other_agency_kwargs: Callable[[Cast], dict] | None = None  # ... reaching agency B's object
     data: Callable[[Cast], dict] | None = None
+    json: bool = False  # the body is JSON (API writes), not a form
 
     def expected_for(self, role) -> int | str:
         return self.roles.get(role, self.member)
@@ -57,8 +59,35 @@ def _api_other_member(cast: Cast) -> dict:
     return {"member_id": _other_member(cast)["pk"]}
 
 
+def _listing(cast: Cast, *, network, agency) -> int:
+    organization = factories.organization(network=network, agency=agency, name="Listing Org")
+    return factories.service(organization=organization, name="Listed Service").pk
+
+
+def _own_listing(cast: Cast) -> dict:
+    """A directory service run by agency A (in A's network)."""
+    return {"pk": _listing(cast, network=cast.network, agency=cast.agency_a)}
+
+
+def _other_network_listing(cast: Cast) -> dict:
+    """A directory service of another network, which agency A's people must not reach."""
+    return {"pk": _listing(cast, network=cast.other_network, agency=cast.agency_c)}
+
+
+def _public_listing(cast: Cast) -> dict:
+    organization = factories.organization(network=cast.network, name="Public Org")
+    return {"hsds_id": factories.service(organization=organization, name="Public Service").hsds_id}
+
+
+def _api(kwargs_for):
+    return lambda cast: {"service_id": kwargs_for(cast)["pk"]}
+
+
+CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
+
 ADMINISTRATOR_ONLY = {role: 403 for role in Role if role != Role.ADMINISTRATOR}
 AUDIT_READERS = {Role.COORDINATOR: 403, Role.INTAKE: 403}
+READ_ONLY_REFUSED = {Role.AUDITOR: 403}
 
 MATRIX: dict[str, Route] = {
     "home": Route(anonymous=LOGIN, member=302),
@@ -88,6 +117,29 @@ MATRIX: dict[str, Route] = {
         other_agency_kwargs=_api_other_member,
     ),
     "api:worklist": Route(anonymous=401, api=True),
+    "directory:search": Route(anonymous=LOGIN),
+    "directory:service_detail": Route(
+        anonymous=LOGIN, kwargs=_own_listing, other_agency_kwargs=_other_network_listing
+    ),
+    "directory:capacity_update": Route(
+        anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_listing
+    ),
+    "directory:listing_verify": Route(
+        anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_listing
+    ),
+    "public:search": Route(anonymous=200),
+    "public:service": Route(anonymous=200, kwargs=_public_listing),
+    "api:directory_search_list": Route(anonymous=401, api=True),
+    "api:directory_service": Route(
+        anonymous=401,
+        api=True,
+        kwargs=_api(_own_listing),
+        other_agency_kwargs=_api(_other_network_listing),
+    ),
+    # ninja answers a wrong method before it authenticates
+    "api:directory_capacity_update": Route(
+        anonymous=405, api=True, member=405, kwargs=_api(_own_listing)
+    ),
 }
 # The same routes with a second method, where the method changes who may do what.
 POSTS: dict[str, Route] = {
@@ -97,6 +149,33 @@ POSTS: dict[str, Route] = {
         anonymous=LOGIN,
         member=302,
         data=lambda cast: {"agency": cast.agency_a.slug},
+    ),
+    "directory:capacity_update": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_listing,
+        other_agency_kwargs=_other_network_listing,
+        data=lambda cast: CAPACITY,
+    ),
+    "directory:listing_verify": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_listing,
+        other_agency_kwargs=_other_network_listing,
+    ),
+    "api:directory_capacity_update": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        api=True,
+        json=True,
+        kwargs=_api(_own_listing),
+        other_agency_kwargs=_api(_other_network_listing),
+        data=lambda cast: CAPACITY,
     ),
 }
 # Django's admin site is for the people who run the installation (is_staff), never agency staff:
@@ -148,6 +227,8 @@ def _url(route: str, kwargs: dict) -> str:
 def _request(client: Client, route: Route, url: str, cast: Cast, token: str | None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     data = route.data(cast) if route.data else {}
+    if route.method == "POST" and route.json:
+        return client.post(url, data, content_type="application/json", **headers)
     if route.method == "POST":
         return client.post(url, data, **headers)
     return client.get(url, data, **headers)
@@ -199,12 +280,12 @@ def test_route_answers_each_role_as_declared(cast, name, declared):
         _assert_answer(response, declared.expected_for(role), context=f"{name} as {role}")
 
 
-OBJECT_CASES = [(name, route) for name, route in MATRIX.items() if route.other_agency_kwargs]
+OBJECT_CASES = [(name, route) for name, route in CASES if route.other_agency_kwargs]
 
 
 @pytest.mark.parametrize(("name", "declared"), OBJECT_CASES, ids=[name for name, _ in OBJECT_CASES])
 def test_other_agency_object_is_not_found_and_audited(cast, name, declared):
-    route_string = next(route for n, route in APP_ROUTES if n == name)
+    route_string = next(route for n, route in APP_ROUTES if n == name.removesuffix(" [POST]"))
     url = _url(route_string, declared.other_agency_kwargs(cast))
     # Agency A's administrator (who may open such objects in A) asks for agency B's object.
     client, token = _client_and_token(cast.admin_a, declared)

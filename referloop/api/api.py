@@ -7,6 +7,7 @@ from referloop.core.api import router as core_router
 from referloop.core.errors import DomainError
 from referloop.core.selectors import api_token_authenticate
 from referloop.core.services import api_token_touch
+from referloop.directory.api import router as directory_router
 from referloop.worklist.api import router as worklist_router
 
 
@@ -45,3 +46,4 @@ def domain_error(request, exc: DomainError):
 
 api.add_router("/", core_router)
 api.add_router("/worklist", worklist_router)
+api.add_router("/directory", directory_router)

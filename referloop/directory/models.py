@@ -37,6 +37,25 @@ class LocationType(models.TextChoices):
     VIRTUAL = "virtual", "Virtual"
 
 
+class DirectoryQuerySet(models.QuerySet):
+    """The directory's side of the scoping chokepoint: its rows are shared by a network, so a
+    member of an agency sees the rows of that agency's network (`get_for_user_or_404` calls
+    `visible_to`), and the public pages see every network's rows through `published`."""
+
+    def for_network(self, network):
+        return self.filter(network=network) if network is not None else self.none()
+
+    def visible_to(self, user, agency):
+        if agency is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if not agency.memberships.filter(user=user, is_active=True).exists():
+            return self.none()
+        return self.for_network(agency.network_id)
+
+    def published(self):
+        return self.exclude(status=Status.DEFUNCT) if self.model is Service else self.all()
+
+
 class HsdsRecord(models.Model):
     """Identity every directory row shares: our exported UUID and the id it was imported with."""
 
@@ -117,6 +136,8 @@ class Organization(HsdsRecord):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    objects = DirectoryQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = _source_unique("organization")
@@ -167,6 +188,8 @@ class Service(HsdsRecord):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    objects = DirectoryQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -206,6 +229,9 @@ class ServiceAttribute(models.Model):
             models.UniqueConstraint(fields=["service", "term"], name="service_term_unique")
         ]
         indexes = [models.Index(fields=["term", "service"], name="attribute_term_service")]
+
+    def __str__(self):
+        return f"{self.service_id} · {self.term_id}"
 
 
 class Location(HsdsRecord):
@@ -283,6 +309,9 @@ class ServiceAtLocation(HsdsRecord):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.service_id} at {self.location_id}"
+
 
 class Contact(HsdsRecord):
     organization = models.ForeignKey(
@@ -346,6 +375,9 @@ class Schedule(HsdsRecord):
     class Meta:
         constraints = _source_unique("schedule")
 
+    def __str__(self):
+        return self.description or f"{self.byday} {self.opens_at}–{self.closes_at}"
+
 
 class ServiceArea(HsdsRecord):
     service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="service_areas")
@@ -356,6 +388,9 @@ class ServiceArea(HsdsRecord):
 
     class Meta:
         constraints = _source_unique("service_area")
+
+    def __str__(self):
+        return self.name or self.extent[:60]
 
 
 class Language(HsdsRecord):
@@ -375,6 +410,9 @@ class Language(HsdsRecord):
     class Meta:
         constraints = _source_unique("language")
 
+    def __str__(self):
+        return self.name or self.code
+
 
 class RequiredDocument(HsdsRecord):
     service = models.ForeignKey(
@@ -385,6 +423,9 @@ class RequiredDocument(HsdsRecord):
 
     class Meta:
         constraints = _source_unique("required_document")
+
+    def __str__(self):
+        return self.document
 
 
 class ServiceCapacity(HsdsRecord):
@@ -433,6 +474,9 @@ class CapacityReading(models.Model):
     class Meta:
         ordering = ["-recorded_at"]
         indexes = [models.Index(fields=["capacity", "-recorded_at"], name="reading_capacity_time")]
+
+    def __str__(self):
+        return f"{self.available}/{self.maximum or '?'} at {self.recorded_at:%Y-%m-%d %H:%M}"
 
 
 class PostalCode(models.Model):

@@ -13,8 +13,9 @@ from django.utils import timezone
 from referloop.core import selectors as core_selectors
 from referloop.core.due import DueItem
 from referloop.core.timeutils import agency_today, local_midnight_utc
+from referloop.directory import selectors as directory_selectors
 
-SOURCES = (core_selectors.due_items,)
+SOURCES = (core_selectors.due_items, directory_selectors.listing_due_items)
 
 HORIZON_DAYS = 7
 

@@ -1,0 +1,485 @@
+"""The directory API: search with reasons, one service, and the capacity update.
+
+Everything is the token agency's network's directory; a service of another network is a 404
+(with an `access_denied` audit row), never a 403 that would confirm it exists. Only staff of the
+agency that runs a listing (or installation staff) update its capacity.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from referloop.core.access import api_require
+from referloop.core.audit import audit_record
+from referloop.core.models import AuditEvent
+from referloop.core.permissions import Perm
+from referloop.core.scoping import get_for_user_or_404
+from referloop.directory import selectors, services
+from referloop.directory.models import CapacityUnit, Service
+from referloop.directory.permissions import can_edit_listing
+from referloop.directory.search import (
+    DEFAULT_PER_PAGE,
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    MAX_WITHIN_MILES,
+    DirectoryQuery,
+    directory_search,
+)
+
+router = Router(tags=["directory"])
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: refuse it here, with a 422
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class DomainErrorOut(Schema):
+    detail: str
+    field: str | None = None
+    code: str = "invalid"
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict[str, Any]]
+
+
+class SearchParams(Schema):
+    q: str = Field("", max_length=200, pattern=NO_NUL, description="Search words (all must match)")
+    need: str = Field("", max_length=100, pattern=NO_NUL, description="A 'Referloop needs' code")
+    population: str = Field(
+        "", max_length=100, pattern=NO_NUL, description="A 'Referloop populations' code"
+    )
+    insurance: str = Field(
+        "", max_length=100, pattern=NO_NUL, description="A 'Referloop payment' code"
+    )
+    age: int | None = Field(None, ge=0, le=120, description="The person's age")
+    gender: Literal["female", "male", "nonbinary"] | None = Field(
+        None, description="Used only for gender-specific programs"
+    )
+    court_ordered: bool = Field(False, description="The person is court-ordered to treatment")
+    language: str = Field(
+        "", max_length=20, pattern=r"^([A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$", description="ISO 639"
+    )
+    postal_code: str = Field(
+        "", max_length=10, pattern=r"^(\d{5}(-\d{4})?)?$", description="US ZIP code"
+    )
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    within_miles: float | None = Field(
+        None, gt=0, le=MAX_WITHIN_MILES, allow_inf_nan=False, description="Default 25"
+    )
+    has_capacity: bool = Field(False, description="Only services with a bed/slot free now")
+    include_inactive: bool = Field(False, description="Also inactive and closed services")
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    per_page: int = Field(DEFAULT_PER_PAGE, ge=1, le=MAX_PER_PAGE)
+
+    def to_query(self) -> DirectoryQuery:
+        return DirectoryQuery(
+            text=self.q,
+            need=self.need,
+            population=self.population,
+            insurance=self.insurance,
+            age=self.age,
+            gender=self.gender,
+            court_ordered=self.court_ordered,
+            language=self.language,
+            near_lat=self.lat,
+            near_lon=self.lon,
+            postal_code=self.postal_code,
+            within_miles=self.within_miles,
+            has_capacity=self.has_capacity,
+            include_inactive=self.include_inactive,
+            page=self.page,
+            per_page=self.per_page,
+        )
+
+
+class CapacityOut(Schema):
+    unit: str
+    available: int
+    maximum: int | None
+    waitlist: bool
+    updated_at: datetime
+    stale: bool
+
+
+class AddressOut(Schema):
+    address_1: str
+    address_2: str
+    city: str
+    state_province: str
+    postal_code: str
+    country: str
+
+
+class LocationOut(Schema):
+    id: int
+    name: str
+    latitude: float | None
+    longitude: float | None
+    addresses: list[AddressOut]
+
+
+class OrganizationRef(Schema):
+    id: int
+    name: str
+
+
+class SearchItemOut(Schema):
+    id: int
+    hsds_id: UUID
+    name: str
+    organization: OrganizationRef
+    status: str
+    distance_miles: float | None
+    matched: list[str]
+    failed: list[str]
+    notes: list[str]
+    score: int
+    capacities: list[CapacityOut]
+    location: LocationOut | None
+    last_verified_at: datetime | None
+
+
+class OriginOut(Schema):
+    latitude: float
+    longitude: float
+    label: str
+    within_miles: float
+
+
+class SearchOut(Schema):
+    count: int
+    page: int
+    per_page: int
+    num_pages: int
+    origin: OriginOut | None
+    items: list[SearchItemOut]
+
+
+class TermOut(Schema):
+    taxonomy: str
+    code: str
+    name: str
+
+
+class LanguageOut(Schema):
+    code: str
+    name: str
+
+
+class PhoneOut(Schema):
+    number: str
+    extension: str
+    type: str
+    description: str
+
+
+class ScheduleOut(Schema):
+    byday: str
+    opens_at: str | None
+    closes_at: str | None
+    description: str
+
+
+class ContactOut(Schema):
+    name: str
+    title: str
+    email: str
+    phones: list[PhoneOut]
+
+
+class OrganizationOut(Schema):
+    id: int
+    hsds_id: UUID
+    name: str
+    description: str
+    email: str
+    website: str
+    phones: list[PhoneOut]
+
+
+class ServiceOut(Schema):
+    id: int
+    hsds_id: UUID
+    name: str
+    alternate_name: str
+    description: str
+    status: str
+    alert: str
+    url: str
+    email: str
+    organization: OrganizationOut
+    application_process: str
+    fees_description: str
+    wait_time: str
+    eligibility_description: str
+    minimum_age: int | None
+    maximum_age: int | None
+    genders_served: list[str]
+    court_ordered_accepted: bool | None
+    terms: list[TermOut]
+    languages: list[LanguageOut]
+    required_documents: list[str]
+    locations: list[LocationOut]
+    phones: list[PhoneOut]
+    schedules: list[ScheduleOut]
+    contacts: list[ContactOut]
+    capacities: list[CapacityOut]
+    has_capacity: bool
+    last_verified_at: datetime | None
+    listing_stale: bool
+    can_edit: bool
+
+
+class CapacityIn(Schema):
+    unit: str = Field(
+        CapacityUnit.BEDS, max_length=20, pattern=NO_NUL, description="beds, slots or appointments"
+    )
+    available: int = Field(description="How many are free now (0 if none)")
+    maximum: int | None = Field(None, description="How many there are in all")
+    waitlist: bool = False
+
+
+# --- shaping -----------------------------------------------------------------------------------
+
+
+def _capacity(capacity, stale_days: int) -> dict:
+    return {
+        "unit": capacity.unit,
+        "available": capacity.available,
+        "maximum": capacity.maximum,
+        "waitlist": capacity.waitlist,
+        "updated_at": capacity.updated_at,
+        "stale": selectors.capacity_is_stale(updated_at=capacity.updated_at, days=stale_days),
+    }
+
+
+def _location(location) -> dict:
+    return {
+        "id": location.pk,
+        "name": location.name,
+        "latitude": location.latitude,
+        "longitude": location.longitude,
+        "addresses": list(location.addresses.all()),
+    }
+
+
+def _phone(phone) -> dict:
+    return {
+        "number": phone.number,
+        "extension": phone.extension,
+        "type": phone.type,
+        "description": phone.description,
+    }
+
+
+def _search_item(result, stale_days: int) -> dict:
+    service = result.service
+    return {
+        "id": service.pk,
+        "hsds_id": service.hsds_id,
+        "name": service.name,
+        "organization": {"id": service.organization_id, "name": service.organization.name},
+        "status": service.status,
+        "distance_miles": result.distance_miles,
+        "matched": result.matched,
+        "failed": result.failed,
+        "notes": result.notes,
+        "score": result.score,
+        "capacities": [_capacity(c, stale_days) for c in service.capacities.all()],
+        "location": _location(result.location) if result.location is not None else None,
+        "last_verified_at": service.last_verified_at,
+    }
+
+
+def _service(service, *, stale_days: int, listing_days: int, can_edit: bool) -> dict:
+    organization = service.organization
+    since = service.last_verified_at or service.created_at
+    return {
+        **{
+            name: getattr(service, name)
+            for name in (
+                "hsds_id",
+                "name",
+                "alternate_name",
+                "description",
+                "status",
+                "alert",
+                "url",
+                "email",
+                "application_process",
+                "fees_description",
+                "wait_time",
+                "eligibility_description",
+                "minimum_age",
+                "maximum_age",
+                "court_ordered_accepted",
+                "has_capacity",
+                "last_verified_at",
+            )
+        },
+        "id": service.pk,
+        "genders_served": [str(value) for value in service.genders_served or []],
+        "organization": {
+            "id": organization.pk,
+            "hsds_id": organization.hsds_id,
+            "name": organization.name,
+            "description": organization.description,
+            "email": organization.email,
+            "website": organization.website,
+            "phones": [_phone(phone) for phone in organization.phones.all()],
+        },
+        "terms": [
+            {"taxonomy": term.taxonomy.name, "code": term.code, "name": term.name}
+            for term in service.terms.all()
+        ],
+        "languages": [{"code": lang.code, "name": lang.name} for lang in service.languages.all()],
+        "required_documents": [doc.document for doc in service.required_documents.all()],
+        "locations": [_location(sal.location) for sal in service.service_at_locations.all()],
+        "phones": [_phone(phone) for phone in service.phones.all()],
+        "schedules": [
+            {
+                "byday": schedule.byday,
+                "opens_at": schedule.opens_at.isoformat() if schedule.opens_at else None,
+                "closes_at": schedule.closes_at.isoformat() if schedule.closes_at else None,
+                "description": schedule.description,
+            }
+            for schedule in service.schedules.all()
+        ],
+        "contacts": [
+            {
+                "name": contact.name,
+                "title": contact.title,
+                "email": contact.email,
+                "phones": [_phone(phone) for phone in contact.phones.all()],
+            }
+            for contact in service.contacts.all()
+        ],
+        "capacities": [_capacity(c, stale_days) for c in service.capacities.all()],
+        "listing_stale": selectors.capacity_is_stale(updated_at=since, days=listing_days),
+        "can_edit": can_edit,
+    }
+
+
+# --- endpoints ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/services",
+    response={
+        200: SearchOut,
+        400: DomainErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="Search the network's directory",
+)
+def directory_search_list(request, params: Query[SearchParams]):
+    """Services of the token agency's network that fit the described person, best fit first:
+    fewer failed criteria, fewer unknowns, then distance, freshness and name. Each item says
+    what `matched`, what `failed` and what is only a note (unknown, waitlist, stale count).
+
+    400: an input the search cannot use (unknown need code, ZIP code not in the table), with
+    the parameter in `field`. 422: a parameter of the wrong type or out of range."""
+    api_require(request, Perm.VIEW)
+    stale_days = request.agency.policies.capacity_stale_days
+    page = directory_search(
+        network=request.agency.network,
+        query=params.to_query(),
+        capacity_stale_days=stale_days,
+    )
+    origin = page.origin
+    return {
+        "count": page.total,
+        "page": page.page,
+        "per_page": page.query.per_page,
+        "num_pages": page.num_pages,
+        "origin": (
+            {
+                "latitude": origin.latitude,
+                "longitude": origin.longitude,
+                "label": origin.label,
+                "within_miles": origin.within_miles,
+            }
+            if origin is not None
+            else None
+        ),
+        "items": [_search_item(result, stale_days) for result in page.results],
+    }
+
+
+def _visible_service(request, service_id: int) -> Service:
+    return get_for_user_or_404(
+        Service.objects.only("pk", "agency_id", "network_id", "name"), request, pk=service_id
+    )
+
+
+def _may_edit(request, service) -> bool:
+    return can_edit_listing(
+        user=request.user, membership=request.membership, agency_id=service.agency_id
+    )
+
+
+@router.get(
+    "/services/{int:service_id}",
+    response={200: ServiceOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="One service of the network's directory",
+)
+def directory_service(request, service_id: int):
+    api_require(request, Perm.VIEW)
+    service = selectors.service_detail(pk=_visible_service(request, service_id).pk)
+    policies = request.agency.policies
+    return _service(
+        service,
+        stale_days=policies.capacity_stale_days,
+        listing_days=policies.listing_verify_days,
+        can_edit=_may_edit(request, service),
+    )
+
+
+@router.post(
+    "/services/{int:service_id}/capacity",
+    response={
+        200: CapacityOut,
+        400: DomainErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="Update a service's capacity",
+)
+def directory_capacity_update(request, service_id: int, payload: CapacityIn):
+    """Records how many beds/slots/appointments are free now (and of how many); the history is
+    kept. Only staff of the agency that runs the listing may do this (403 otherwise).
+
+    400 with `field`: a negative number, available more than the maximum, an unknown unit."""
+    service = _visible_service(request, service_id)
+    if not _may_edit(request, service):
+        audit_record(
+            action="permission_denied",
+            request=request,
+            obj=service,
+            outcome=AuditEvent.Outcome.DENIED,
+            detail={"path": request.path[:300], "method": request.method},
+        )
+        raise HttpError(
+            403, "Only staff of the agency that runs this listing may update its capacity."
+        )
+    capacity = services.capacity_update(
+        service=service,
+        unit=payload.unit,
+        available=payload.available,
+        maximum=payload.maximum,
+        waitlist=payload.waitlist,
+        actor=request.user,
+    )
+    return _capacity(capacity, request.agency.policies.capacity_stale_days)

@@ -1,0 +1,250 @@
+"""Directory forms: the search (a GET form, shared by the staff and the public directory) and the
+capacity update on a service page.
+
+Every error names the field it is about, so it reads right both next to the field and in a list
+at the top of the page. NUL bytes are refused by every text field (Django's CharField does that).
+"""
+
+from django import forms
+
+from referloop.directory.models import CapacityUnit
+from referloop.directory.postal import US_ZIP
+from referloop.directory.search import (
+    DEFAULT_PER_PAGE,
+    DEFAULT_WITHIN_MILES,
+    GENDER_CHOICES,
+    LANGUAGE_NAMES,
+    MAX_PAGE,
+    MAX_WITHIN_MILES,
+    DirectoryQuery,
+)
+from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
+
+
+def _vocabulary_choices(name: str, blank: str) -> list[tuple[str, str]]:
+    return [("", blank), *VOCABULARIES[name][1]]
+
+
+def _whole_number(label: str, low: int, high: int) -> dict[str, str]:
+    message = f"{label}: enter a whole number from {low} to {high}."
+    return {"invalid": message, "min_value": message, "max_value": message}
+
+
+def _number(label: str, low: float, high: float) -> dict[str, str]:
+    message = f"{label}: enter a number from {low:g} to {high:g}."
+    return {"invalid": message, "min_value": message, "max_value": message}
+
+
+LANGUAGE_CHOICES = [
+    ("", "Any language"),
+    *sorted(LANGUAGE_NAMES.items(), key=lambda item: (item[0] != "en", item[1])),
+]
+
+
+class DirectorySearchForm(forms.Form):
+    """Search words, a need, the person's eligibility, a place and "has room now".
+
+    Bound to request.GET; an empty form is valid and lists everything. `to_query()` gives the
+    DirectoryQuery for `directory_search`.
+    """
+
+    q = forms.CharField(
+        label="Search words",
+        required=False,
+        max_length=200,
+        help_text="e.g. detox, sober living, legal aid",
+        error_messages={"max_length": "Search words: at most %(limit_value)d characters."},
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    need = forms.ChoiceField(
+        label="Need",
+        required=False,
+        choices=_vocabulary_choices(NEEDS, "Any need"),
+        error_messages={"invalid_choice": "Need: choose one from the list."},
+    )
+    age = forms.IntegerField(
+        label="Age",
+        required=False,
+        min_value=0,
+        max_value=120,
+        error_messages=_whole_number("Age", 0, 120),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    gender = forms.ChoiceField(
+        label="Gender",
+        required=False,
+        choices=[("", "Not given"), *GENDER_CHOICES],
+        help_text="Only used for programs that serve one gender.",
+        error_messages={"invalid_choice": "Gender: choose one from the list."},
+    )
+    population = forms.ChoiceField(
+        label="Population",
+        required=False,
+        choices=_vocabulary_choices(POPULATIONS, "Any"),
+        error_messages={"invalid_choice": "Population: choose one from the list."},
+    )
+    insurance = forms.ChoiceField(
+        label="Insurance or payment",
+        required=False,
+        choices=_vocabulary_choices(PAYMENT, "Any"),
+        error_messages={"invalid_choice": "Insurance or payment: choose one from the list."},
+    )
+    court_ordered = forms.BooleanField(label="Court-ordered", required=False)
+    language = forms.ChoiceField(
+        label="Language",
+        required=False,
+        choices=LANGUAGE_CHOICES,
+        error_messages={"invalid_choice": "Language: choose one from the list."},
+    )
+    postal_code = forms.CharField(
+        label="Near ZIP code",
+        required=False,
+        max_length=10,
+        error_messages={"max_length": "ZIP code: 5 digits, e.g. 62701."},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "postal-code", "size": 10}
+        ),
+    )
+    within_miles = forms.IntegerField(
+        label="Within (miles)",
+        required=False,
+        min_value=1,
+        max_value=MAX_WITHIN_MILES,
+        help_text=f"Default {DEFAULT_WITHIN_MILES} miles when a ZIP code is given.",
+        error_messages=_whole_number("Within (miles)", 1, MAX_WITHIN_MILES),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    has_capacity = forms.BooleanField(label="Has a bed or slot free now", required=False)
+    # Set by "use my location" (or a link); hidden from the form itself.
+    lat = forms.FloatField(
+        label="Latitude",
+        required=False,
+        min_value=-90,
+        max_value=90,
+        error_messages=_number("Latitude", -90, 90),
+        widget=forms.HiddenInput,
+    )
+    lon = forms.FloatField(
+        label="Longitude",
+        required=False,
+        min_value=-180,
+        max_value=180,
+        error_messages=_number("Longitude", -180, 180),
+        widget=forms.HiddenInput,
+    )
+    page = forms.IntegerField(
+        label="Page",
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE,
+        error_messages=_whole_number("Page", 1, MAX_PAGE),
+        widget=forms.HiddenInput,
+    )
+
+    def __init__(self, *args, per_page: int = DEFAULT_PER_PAGE, **kwargs):
+        self.per_page = per_page
+        super().__init__(*args, **kwargs)
+
+    def __iter__(self):
+        # The pager's links carry `page`; the form never re-submits it, so changing a filter
+        # starts again at page 1 (the field still validates the page asked for).
+        return (field for field in super().__iter__() if field.name != "page")
+
+    def clean_postal_code(self) -> str:
+        value = self.cleaned_data["postal_code"].strip()
+        if value and not US_ZIP.match(value):
+            raise forms.ValidationError(
+                "ZIP code: 5 digits (or ZIP+4), e.g. 62701.", code="invalid"
+            )
+        return value[:5]
+
+    def clean(self):
+        cleaned = super().clean()
+        lat, lon = cleaned.get("lat"), cleaned.get("lon")
+        if (lat is None) != (lon is None) and not {"lat", "lon"} & set(self.errors):
+            self.add_error("lat", "Latitude and longitude: give both, or neither.")
+        if cleaned.get("postal_code") and lat is not None:
+            self.add_error(
+                "postal_code", "ZIP code: search near a ZIP code or near your location, not both."
+            )
+        return cleaned
+
+    def to_query(self) -> DirectoryQuery:
+        """The search this form describes (call after is_valid())."""
+        data = self.cleaned_data
+        return DirectoryQuery(
+            text=data.get("q") or "",
+            need=data.get("need") or "",
+            population=data.get("population") or "",
+            insurance=data.get("insurance") or "",
+            age=data.get("age"),
+            gender=data.get("gender") or None,
+            court_ordered=bool(data.get("court_ordered")),
+            language=data.get("language") or "",
+            near_lat=data.get("lat"),
+            near_lon=data.get("lon"),
+            postal_code=data.get("postal_code") or "",
+            within_miles=data.get("within_miles"),
+            has_capacity=bool(data.get("has_capacity")),
+            page=data.get("page") or 1,
+            per_page=self.per_page,
+        )
+
+
+class CapacityForm(forms.Form):
+    """The two-second capacity update: unit, how many free, of how many, waitlist open.
+
+    `cleaned_data` is exactly the keyword arguments of `services.capacity_update` (with the
+    service and actor added by the caller), which also enforces the rules again.
+    """
+
+    unit = forms.ChoiceField(
+        label="Unit",
+        choices=CapacityUnit.choices,
+        error_messages={"invalid_choice": "Unit: choose beds, slots or appointments."},
+    )
+    available = forms.IntegerField(
+        label="Available now",
+        min_value=0,
+        max_value=100_000,
+        error_messages={
+            **_whole_number("Available now", 0, 100_000),
+            "required": "Available now: enter how many are free (0 if none).",
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    maximum = forms.IntegerField(
+        label="Of (maximum)",
+        required=False,
+        min_value=0,
+        max_value=100_000,
+        error_messages=_whole_number("Of (maximum)", 0, 100_000),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    waitlist = forms.BooleanField(label="Waitlist open", required=False)
+
+    @classmethod
+    def for_service(cls, service, **kwargs) -> "CapacityForm":
+        """An unbound form starting from the service's first capacity (capacities prefetched)."""
+        capacity = next(iter(service.capacities.all()), None)
+        initial = (
+            {
+                "unit": capacity.unit,
+                "available": capacity.available,
+                "maximum": capacity.maximum,
+                "waitlist": capacity.waitlist,
+            }
+            if capacity is not None
+            else {"unit": CapacityUnit.BEDS}
+        )
+        return cls(initial=initial, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        available, maximum = cleaned.get("available"), cleaned.get("maximum")
+        if available is not None and maximum is not None and available > maximum:
+            self.add_error(
+                "available",
+                f"Available now: {available} is more than the maximum ({maximum}).",
+            )
+        return cleaned

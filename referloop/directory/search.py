@@ -1,0 +1,846 @@
+"""Directory search and match: which services fit a described person, and why.
+
+One function, `directory_search(*, network, query)`, serves the staff directory, the public
+directory and the API. It works in three steps, all in SQL except the distance arithmetic:
+
+1. **Hard filters** (a service that fails one is not a result): the network, status active
+   (unless `include_inactive`), the text (full-text index, see `fulltext`), the need term, "has
+   capacity now", and — when a point or ZIP code is given — a bounding box on the indexed
+   (latitude, longitude) of the service's locations, then the great-circle distance to its
+   nearest location within the radius. The distance is computed in SQL (haversine with Django's
+   math functions, which SQLite gets from Django too) so that ranking and paging stay in the
+   database: the demo county puts all 50,000 services inside one 25-mile circle, and shipping
+   those candidates to Python cost ~10x the query itself.
+2. **Soft criteria** (age, gender where the program is gender-specific, population, insurance,
+   court-ordered, language, and status when inactive services are included) are one SQL
+   expression each, giving 0 (fits), 1 (unknown) or 1000 (fails). Their sum, `misfit`, ranks the
+   results: fewer failures first, then fewer unknowns; then distance, then freshness (the later of
+   last verified / capacity updated), then name.
+3. **The page only** is fetched with its organization, capacities, locations and addresses and
+   languages (a fixed number of queries whatever the page holds), each criterion evaluated again
+   for those rows to write the reasons — from the same expressions, so the reasons and the
+   ranking cannot disagree.
+
+Every result says what matched ("✓ ages 18–65"), what failed ("✗ age 17 below minimum 18") and
+what could not be checked or is for information ("? court-ordered acceptance unknown").
+"""
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    TextField,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import (
+    ASin,
+    Cast,
+    Coalesce,
+    Cos,
+    Greatest,
+    Least,
+    Radians,
+    Sin,
+    Sqrt,
+)
+from django.utils import timezone
+
+from referloop.core.errors import DomainError
+from referloop.core.policy import AgencyPolicy
+from referloop.directory import fulltext
+from referloop.directory.models import (
+    Address,
+    Language,
+    Location,
+    Service,
+    ServiceAtLocation,
+    ServiceAttribute,
+    ServiceCapacity,
+    Status,
+    TaxonomyTerm,
+)
+from referloop.directory.selectors import postal_code_point
+from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS
+
+DEFAULT_WITHIN_MILES = 25
+MAX_WITHIN_MILES = 500
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 20
+MAX_PAGE = 10_000
+MAX_TEXT = 500
+EARTH_RADIUS_MILES = 3958.8
+# Slightly fewer miles per degree than the true ~69.05, so the box never cuts off an edge.
+MILES_PER_DEGREE = 68.7
+
+FITS, UNKNOWN, FAILS = 0, 1, 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Genders a person may be described with, the words a program's `genders_served` may use for
+# each (imports are not always tidy), and how a reason names the group.
+GENDERS: dict[str, tuple[str, ...]] = {
+    "female": ("female", "woman", "women", "girl", "girls"),
+    "male": ("male", "man", "men", "boy", "boys"),
+    "nonbinary": ("nonbinary", "non-binary"),
+}
+GENDER_CHOICES = [
+    ("female", "Woman or girl"),
+    ("male", "Man or boy"),
+    ("nonbinary", "Non-binary or another gender"),
+]
+_GENDER_GROUP = {"female": "women", "male": "men", "nonbinary": "non-binary people"}
+_GENDER_PROGRAM = {"female": "women's program", "male": "men's program"}
+
+# ISO 639-1 names of the languages most asked for in US human services.
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English",
+    "es": "Spanish",
+    "zh": "Chinese",
+    "vi": "Vietnamese",
+    "tl": "Tagalog",
+    "ar": "Arabic",
+    "fr": "French",
+    "ht": "Haitian Creole",
+    "ko": "Korean",
+    "ru": "Russian",
+    "pt": "Portuguese",
+    "de": "German",
+    "pl": "Polish",
+    "hi": "Hindi",
+    "so": "Somali",
+    "uk": "Ukrainian",
+    "fa": "Persian",
+    "hmn": "Hmong",
+    "ase": "American Sign Language",
+    "sgn": "Sign language",
+}
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+# How a fitting payment term reads ("✓ takes Medicaid"); other terms read as their name.
+_PAYMENT_PHRASES = {
+    "medicaid": "takes Medicaid",
+    "medicare": "takes Medicare",
+    "private-insurance": "takes private insurance",
+    "sliding-fee": "sliding fee scale",
+    "self-pay": "self-pay accepted",
+    "free": "free of charge",
+    "uninsured": "serves uninsured people",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryQuery:
+    """A described person and what they need. Empty strings / None / False mean "not asked"."""
+
+    text: str = ""
+    need: str = ""  # a term code of the "Referloop needs" vocabulary
+    population: str = ""  # ... of "Referloop populations"
+    insurance: str = ""  # ... of "Referloop payment"
+    age: int | None = None
+    gender: str | None = None  # a key of GENDERS
+    court_ordered: bool = False  # the person is court-ordered to treatment
+    language: str = ""  # ISO 639 code, e.g. "es"
+    near_lat: float | None = None
+    near_lon: float | None = None
+    postal_code: str = ""  # US ZIP (5 digits, or ZIP+4)
+    within_miles: float | None = None  # default DEFAULT_WITHIN_MILES when a point is given
+    has_capacity: bool = False
+    include_inactive: bool = False
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The point distances are measured from, and how to name it ("ZIP 62701 (Springfield, IL)")."""
+
+    latitude: float
+    longitude: float
+    label: str
+    within_miles: float
+
+
+@dataclass(slots=True)
+class MatchResult:
+    service: Service  # with .organization, .capacities.all(), .service_at_locations.all()
+    # (each with .location and .location.addresses.all()) and .languages.all() prefetched
+    distance_miles: float | None  # to the nearest location, when a point or ZIP was given
+    matched: list[str]  # "✓ ages 18–65"
+    failed: list[str]  # "✗ age 17 below minimum 18"
+    notes: list[str]  # "? court-ordered acceptance unknown", "gender not considered: ..."
+    score: int  # 0–100: 100 = everything asked fits; 25 off per failure, 5 per unknown
+    location: Location | None = None  # the nearest location (or the first, with no point)
+    address: Address | None = None  # its first address
+
+    @property
+    def failures(self) -> int:
+        return len(self.failed)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    results: list[MatchResult]
+    total: int
+    page: int
+    num_pages: int
+    query: DirectoryQuery  # as searched: normalized, with the page clamped to the pages there are
+    origin: Origin | None = None
+    words: list[str] = field(default_factory=list)  # the words the text search looked for
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+def _clean_text(value) -> str:
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value or ""))
+    return " ".join(text.split())
+
+
+def _code(value) -> str:
+    return _clean_text(value).lower()
+
+
+def _normalize(query: DirectoryQuery) -> DirectoryQuery:
+    """Checks every input a caller may pass and returns the query in canonical form.
+
+    Errors name the input as the web form and the API call it (q, lat, lon, ...)."""
+    text = _clean_text(query.text)
+    if len(text) > MAX_TEXT:
+        raise DomainError(f"Search words: at most {MAX_TEXT} characters.", field="q")
+    age = query.age
+    if age is not None and (
+        isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 120
+    ):
+        raise DomainError("Age must be a whole number from 0 to 120.", field="age")
+    gender = _code(query.gender) or None
+    if gender is not None and gender not in GENDERS:
+        raise DomainError(
+            f"Gender must be one of: {', '.join(GENDERS)}.", field="gender", code="invalid_choice"
+        )
+    language = _code(query.language)
+    if language and not LANGUAGE_CODE.match(language):
+        raise DomainError(
+            "Language must be an ISO 639 code such as 'es' (Spanish).", field="language"
+        )
+    near_lat, near_lon = query.near_lat, query.near_lon
+    if (near_lat is None) != (near_lon is None):
+        raise DomainError("Give both latitude and longitude, or neither.", field="lat")
+    if near_lat is not None:
+        for name, value, limit in (("lat", near_lat, 90), ("lon", near_lon, 180)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise DomainError("Enter a number.", field=name)
+            if not math.isfinite(value) or not -limit <= value <= limit:
+                raise DomainError(f"Must be between -{limit} and {limit}.", field=name)
+    postal_code = _clean_text(query.postal_code)
+    if postal_code and near_lat is not None:
+        raise DomainError("Search near a ZIP code or near a point, not both.", field="postal_code")
+    if postal_code and not re.match(r"^\d{5}(-\d{4})?$", postal_code):
+        raise DomainError("A ZIP code has 5 digits, e.g. 62701.", field="postal_code")
+    within = query.within_miles
+    if within is not None:
+        if isinstance(within, bool) or not isinstance(within, int | float):
+            raise DomainError("Enter a number of miles.", field="within_miles")
+        if not math.isfinite(within) or not 0 < within <= MAX_WITHIN_MILES:
+            raise DomainError(
+                f"Distance must be more than 0 and at most {MAX_WITHIN_MILES} miles.",
+                field="within_miles",
+            )
+    if within is None and (postal_code or near_lat is not None):
+        within = DEFAULT_WITHIN_MILES
+    page = 1 if query.page is None else query.page
+    per_page = DEFAULT_PER_PAGE if query.per_page is None else query.per_page
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise DomainError(f"Page must be a number from 1 to {MAX_PAGE}.", field="page")
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= 100:
+        raise DomainError(f"Results per page must be from 1 to {MAX_PER_PAGE}.", field="per_page")
+    return replace(
+        query,
+        text=text,
+        need=_code(query.need),
+        population=_code(query.population),
+        insurance=_code(query.insurance),
+        age=age,
+        gender=gender,
+        court_ordered=bool(query.court_ordered),
+        language=language,
+        near_lat=float(near_lat) if near_lat is not None else None,
+        near_lon=float(near_lon) if near_lon is not None else None,
+        postal_code=postal_code[:5],
+        within_miles=float(within) if within is not None else None,
+        has_capacity=bool(query.has_capacity),
+        include_inactive=bool(query.include_inactive),
+        page=page,
+        per_page=per_page,
+    )
+
+
+def _resolve_terms(query: DirectoryQuery) -> dict[str, TaxonomyTerm]:
+    """need / population / insurance codes → their terms, in one query; unknown code → error."""
+    asked = {
+        name: (vocabulary, code)
+        for name, vocabulary, code in (
+            ("need", NEEDS, query.need),
+            ("population", POPULATIONS, query.population),
+            ("insurance", PAYMENT, query.insurance),
+        )
+        if code
+    }
+    if not asked:
+        return {}
+    condition = Q()
+    for vocabulary, code in asked.values():
+        condition |= Q(taxonomy__name=vocabulary, code=code)
+    found = {
+        (term.taxonomy.name, term.code): term
+        for term in TaxonomyTerm.objects.filter(condition).select_related("taxonomy")
+    }
+    terms = {}
+    for name, key in asked.items():
+        if key not in found:
+            raise DomainError(f"Unknown {name} '{key[1]}'.", field=name, code="invalid_choice")
+        terms[name] = found[key]
+    return terms
+
+
+def _resolve_origin(query: DirectoryQuery) -> Origin | None:
+    if query.near_lat is not None:
+        return Origin(
+            query.near_lat,
+            query.near_lon,
+            f"{query.near_lat:.4f}, {query.near_lon:.4f}",
+            query.within_miles,
+        )
+    if not query.postal_code:
+        return None
+    point = postal_code_point(code=query.postal_code)
+    if point is None:
+        raise DomainError(
+            f"ZIP code {query.postal_code} is not in the ZIP code table; check it, or search "
+            "without a ZIP code.",
+            field="postal_code",
+            code="unknown_postal_code",
+        )
+    place = ", ".join(part for part in (point.city, point.state) if part)
+    label = f"ZIP {point.code}" + (f" ({place})" if place else "")
+    return Origin(point.latitude, point.longitude, label, query.within_miles)
+
+
+# --- criteria ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Criterion:
+    key: str
+    expression: object  # an SQL expression: FITS, UNKNOWN or FAILS for each service
+
+
+def _among(rows, *, correlated: bool):
+    """ "This service is among `rows`" (a queryset of rows with a service_id).
+
+    For ranking, where it is evaluated on every candidate, an uncorrelated `id IN (...)` that
+    both engines compute once (PostgreSQL: a hashed subplan); for the page's few rows, a
+    correlated EXISTS probing the service_id index."""
+    if correlated:
+        return Q(Exists(rows.filter(service=OuterRef("pk"))))
+    return Q(pk__in=rows.values("service_id"))
+
+
+def _has_term(term: TaxonomyTerm, *, correlated: bool) -> Q:
+    return _among(ServiceAttribute.objects.filter(term=term), correlated=correlated)
+
+
+def _genders_text():
+    # The JSON list as text ('["female"]'): a quoted word is one element, on both engines.
+    return Cast("genders_served", TextField())
+
+
+def _criteria(
+    query: DirectoryQuery, terms: dict[str, TaxonomyTerm], *, correlated: bool = False
+) -> list[_Criterion]:
+    """One SQL expression per soft criterion asked; `correlated` for evaluating a page only."""
+    criteria = []
+    if query.include_inactive:
+        criteria.append(
+            _Criterion(
+                "status",
+                Case(When(status=Status.ACTIVE, then=Value(FITS)), default=Value(FAILS)),
+            )
+        )
+    if query.age is not None:
+        criteria.append(
+            _Criterion(
+                "age",
+                Case(
+                    When(minimum_age__gt=query.age, then=Value(FAILS)),
+                    When(maximum_age__lt=query.age, then=Value(FAILS)),
+                    default=Value(FITS),
+                ),
+            )
+        )
+    if query.gender:
+        accepts = Q()
+        for word in GENDERS[query.gender]:
+            accepts |= Q(genders_text__icontains=f'"{word}"')
+        criteria.append(
+            _Criterion(
+                "gender",
+                Case(
+                    # Not gender-specific: gender plays no part (FITS, and the note says so).
+                    When(~Q(genders_text__contains='"'), then=Value(FITS)),
+                    When(accepts, then=Value(FITS)),
+                    default=Value(FAILS),
+                ),
+            )
+        )
+    if "population" in terms:
+        criteria.append(
+            _Criterion(
+                "population",
+                Case(
+                    When(_has_term(terms["population"], correlated=correlated), then=Value(FITS)),
+                    default=Value(UNKNOWN),
+                ),
+            )
+        )
+    if "insurance" in terms:
+        criteria.append(
+            _Criterion(
+                "insurance",
+                Case(
+                    When(_has_term(terms["insurance"], correlated=correlated), then=Value(FITS)),
+                    default=Value(FAILS),
+                ),
+            )
+        )
+    if query.court_ordered:
+        criteria.append(
+            _Criterion(
+                "court_ordered",
+                Case(
+                    When(court_ordered_accepted=True, then=Value(FITS)),
+                    When(court_ordered_accepted=False, then=Value(FAILS)),
+                    default=Value(UNKNOWN),
+                ),
+            )
+        )
+    if query.language:
+        # Exact spellings rather than iexact: UPPER() on every language row cost more than the
+        # rest of the criterion. Codes are ISO lower case; importers may write "ES" or "es-MX".
+        code = query.language
+        speaks = Language.objects.filter(
+            Q(code__in={code, code.upper(), code.title()})
+            | Q(code__startswith=f"{code}-")
+            | Q(code__startswith=f"{code.upper()}-")
+        )
+        listed = Language.objects.filter(service__isnull=False)
+        criteria.append(
+            _Criterion(
+                "language",
+                Case(
+                    When(_among(speaks, correlated=correlated), then=Value(FITS)),
+                    When(_among(listed, correlated=correlated), then=Value(FAILS)),
+                    default=Value(UNKNOWN),
+                ),
+            )
+        )
+    return criteria
+
+
+def _with_criteria(queryset, criteria: list[_Criterion], *, each: bool):
+    """Annotates `misfit` (the ranking sum) or, with each=True, one `crit_<key>` per criterion."""
+    if any(criterion.key == "gender" for criterion in criteria):
+        queryset = queryset.alias(genders_text=_genders_text())
+    if each:
+        return queryset.annotate(
+            **{f"crit_{criterion.key}": criterion.expression for criterion in criteria}
+        )
+    total = Value(0, output_field=IntegerField())
+    for criterion in criteria:
+        total = total + criterion.expression
+    return queryset.annotate(misfit=total)
+
+
+def _freshness():
+    return Greatest(
+        Coalesce("last_verified_at", Value(EPOCH)), Coalesce("capacity_updated_at", Value(EPOCH))
+    )
+
+
+# --- geometry ----------------------------------------------------------------------------------
+
+
+def great_circle_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance in miles."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
+
+
+def bounding_box(origin: Origin, prefix: str = "") -> Q:
+    """A lat/long box holding every point within origin.within_miles (antimeridian-aware)."""
+    dlat = origin.within_miles / MILES_PER_DEGREE
+    south, north = max(-90.0, origin.latitude - dlat), min(90.0, origin.latitude + dlat)
+    box = Q(**{f"{prefix}latitude__gte": south, f"{prefix}latitude__lte": north})
+    widest = max(abs(south), abs(north))
+    if widest >= 89.9:
+        return box  # the circle reaches a pole: every longitude
+    dlon = origin.within_miles / (MILES_PER_DEGREE * math.cos(math.radians(widest)))
+    if dlon >= 180:
+        return box
+    west, east = origin.longitude - dlon, origin.longitude + dlon
+    if west < -180:
+        longitudes = Q(**{f"{prefix}longitude__gte": west + 360}) | Q(
+            **{f"{prefix}longitude__lte": east}
+        )
+    elif east > 180:
+        longitudes = Q(**{f"{prefix}longitude__gte": west}) | Q(
+            **{f"{prefix}longitude__lte": east - 360}
+        )
+    else:
+        longitudes = Q(**{f"{prefix}longitude__gte": west, f"{prefix}longitude__lte": east})
+    return box & longitudes
+
+
+# --- the search --------------------------------------------------------------------------------
+
+
+def _hard_filtered(*, network, query: DirectoryQuery, terms, words):
+    services = Service.objects.all()
+    if network is not None:
+        services = services.filter(network=network)
+    if not query.include_inactive:
+        services = services.filter(status=Status.ACTIVE)
+    if query.has_capacity:
+        services = services.filter(has_capacity=True)
+    if "need" in terms:
+        services = services.filter(
+            pk__in=ServiceAttribute.objects.filter(term=terms["need"]).values("service_id")
+        )
+    if words:
+        services = services.filter(fulltext.text_filter(words))
+    return services
+
+
+def _rank_without_origin(services, criteria, query: DirectoryQuery):
+    """The page's ids in rank order, from one ORDER BY ... LIMIT (plus a COUNT)."""
+    total = services.count()
+    num_pages, page = _pages(total, query)
+    ranked = services
+    order = ["-freshness", "name", "pk"]
+    if criteria:
+        ranked = _with_criteria(ranked, criteria, each=False)
+        order.insert(0, "misfit")
+    start = (page - 1) * query.per_page
+    ids = list(
+        ranked.alias(freshness=_freshness())
+        .order_by(*order)
+        .values_list("pk", flat=True)[start : start + query.per_page]
+    )
+    return ids, {}, total, page, num_pages
+
+
+def _distance_miles(origin: Origin, prefix: str):
+    """Great-circle (haversine) miles from `origin` to the location at `prefix`, in SQL.
+
+    Django provides these functions on SQLite too, so both engines compute the same number."""
+    lat, lon = F(f"{prefix}latitude"), F(f"{prefix}longitude")
+    lat0, lon0 = math.radians(origin.latitude), math.radians(origin.longitude)
+    half_dlat = Sin((Radians(lat) - Value(lat0)) / Value(2.0))
+    half_dlon = Sin((Radians(lon) - Value(lon0)) / Value(2.0))
+    a = half_dlat * half_dlat + Value(math.cos(lat0)) * Cos(Radians(lat)) * half_dlon * half_dlon
+    return Value(2 * EARTH_RADIUS_MILES) * ASin(
+        Least(Value(1.0), Sqrt(a), output_field=FloatField()), output_field=FloatField()
+    )
+
+
+def _rank_near(services, criteria, query: DirectoryQuery, origin: Origin):
+    """Bounding box on the indexed lat/long, then the exact distance — in SQL, grouped per
+    service (its nearest location), filtered to the radius and ranked; one query with a window
+    count, so only the page comes back to Python."""
+    prefix = "service_at_locations__location__"
+    ranked = services
+    order = ["distance", "-freshness", "name", "pk"]
+    if criteria:
+        ranked = _with_criteria(ranked, criteria, each=False)
+        order.insert(0, "misfit")
+    ranked = (
+        ranked.filter(bounding_box(origin, prefix=prefix))
+        .annotate(distance=Min(_distance_miles(origin, prefix)))
+        .filter(distance__lte=origin.within_miles)
+        .alias(freshness=_freshness())
+        .annotate(total=Window(Count("pk")))
+        .order_by(*order)
+    )
+    page = query.page
+    while True:
+        start = (page - 1) * query.per_page
+        rows = list(ranked.values_list("pk", "distance", "total")[start : start + query.per_page])
+        if rows or page == 1:
+            break
+        # Past the last page: learn how many there are, then show the last page instead.
+        first = list(ranked.values_list("total", flat=True)[:1])
+        page = max(1, math.ceil(first[0] / query.per_page)) if first else 1
+    total = rows[0][2] if rows else 0
+    num_pages = max(1, math.ceil(total / query.per_page))
+    return (
+        [pk for pk, _, _ in rows],
+        {pk: distance for pk, distance, _ in rows},
+        total,
+        page,
+        num_pages,
+    )
+
+
+def _pages(total: int, query: DirectoryQuery) -> tuple[int, int]:
+    num_pages = max(1, math.ceil(total / query.per_page))
+    return num_pages, min(query.page, num_pages)
+
+
+def _page_services(ids: list[int], criteria) -> dict[int, Service]:
+    if not ids:
+        return {}
+    services = _with_criteria(
+        Service.objects.filter(pk__in=ids).select_related("organization"), criteria, each=True
+    ).prefetch_related(
+        Prefetch("capacities", queryset=ServiceCapacity.objects.order_by("unit")),
+        Prefetch(
+            "service_at_locations",
+            queryset=ServiceAtLocation.objects.select_related("location")
+            .prefetch_related(
+                Prefetch("location__addresses", queryset=Address.objects.order_by("pk"))
+            )
+            .order_by("pk"),
+        ),
+        Prefetch("languages", queryset=Language.objects.order_by("pk")),
+    )
+    return {service.pk: service for service in services}
+
+
+def directory_search(
+    *, network, query: DirectoryQuery, capacity_stale_days: int | None = None
+) -> SearchPage:
+    """Searches the directory of `network` (None: every network — the public directory).
+
+    Raises DomainError (with the input's name as `field`) for input it cannot use: an unknown
+    need/population/insurance code, a ZIP code not in the table, out-of-range numbers. Never
+    raises for any free text. `capacity_stale_days` (default: the policy default, 7) decides
+    when a bed count is old enough to say so.
+    """
+    query = _normalize(query)
+    terms = _resolve_terms(query)
+    origin = _resolve_origin(query)
+    words = fulltext.search_words(query.text)
+    services = _hard_filtered(network=network, query=query, terms=terms, words=words)
+    criteria = _criteria(query, terms)
+    if origin is None:
+        ids, nearest, total, page, num_pages = _rank_without_origin(services, criteria, query)
+    else:
+        ids, nearest, total, page, num_pages = _rank_near(services, criteria, query, origin)
+    fetched = _page_services(ids, _criteria(query, terms, correlated=True))
+    stale_days = capacity_stale_days or AgencyPolicy().capacity_stale_days
+    now = timezone.now()
+    results = []
+    for pk in ids:
+        service = fetched.get(pk)
+        if service is None:  # deleted between the two queries
+            continue
+        results.append(
+            _explain(
+                service,
+                query=query,
+                terms=terms,
+                words=words,
+                criteria=criteria,
+                distance=nearest.get(pk),
+                origin=origin,
+                now=now,
+                stale_days=stale_days,
+            )
+        )
+    return SearchPage(
+        results=results,
+        total=total,
+        page=page,
+        num_pages=num_pages,
+        query=replace(query, page=page),
+        origin=origin,
+        words=words,
+    )
+
+
+# --- reasons -----------------------------------------------------------------------------------
+
+
+def _lower_first(name: str) -> str:
+    # "Veterans" → "veterans", but "LGBTQ+" stays as it is.
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
+
+
+def _singular(unit: str, count: int) -> str:
+    return unit[:-1] if count == 1 and unit.endswith("s") else unit
+
+
+def _gender_reason(service: Service, gender: str, outcome: int, reasons) -> None:
+    served = [str(value).strip().lower() for value in service.genders_served or [] if value]
+    if not served:
+        reasons.notes.append("gender not considered: the program is open to all genders")
+        return
+    groups = []
+    for value in served:
+        key = next((name for name, words in GENDERS.items() if value in words), None)
+        group = _GENDER_GROUP.get(key, value) if key else value
+        if group not in groups:
+            groups.append(group)
+    if outcome == FITS:
+        single = len(groups) == 1 and gender in _GENDER_PROGRAM
+        reasons.matched.append(
+            f"✓ {_GENDER_PROGRAM[gender]}" if single else f"✓ program for {' and '.join(groups)}"
+        )
+    else:
+        reasons.failed.append(f"✗ serves {' and '.join(groups)} only")
+
+
+def _age_reason(service: Service, age: int, reasons) -> None:
+    low, high = service.minimum_age, service.maximum_age
+    if low is not None and age < low:
+        reasons.failed.append(f"✗ age {age} below minimum {low}")
+    elif high is not None and age > high:
+        reasons.failed.append(f"✗ age {age} above maximum {high}")
+    elif low is not None and high is not None:
+        reasons.matched.append(f"✓ ages {low}–{high}")
+    elif low is not None:
+        reasons.matched.append(f"✓ ages {low} and up")
+    elif high is not None:
+        reasons.matched.append(f"✓ ages up to {high}")
+    else:
+        reasons.matched.append("✓ no age limits listed")
+
+
+def _language_name(code: str, service: Service) -> str:
+    if code in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[code]
+    for language in service.languages.all():
+        if language.code.lower() == code and language.name:
+            return language.name
+    return code
+
+
+def _explain(
+    service, *, query, terms, words, criteria, distance, origin, now, stale_days
+) -> MatchResult:
+    reasons = MatchResult(
+        service=service, distance_miles=None, matched=[], failed=[], notes=[], score=100
+    )
+    if words:
+        shown = query.text if len(query.text) <= 60 else query.text[:57] + "…"
+        reasons.matched.append(f"✓ matches '{shown}'")
+    if "need" in terms:
+        reasons.matched.append(f"✓ {terms['need'].name}")
+    unknowns = 0
+    for criterion in criteria:
+        outcome = getattr(service, f"crit_{criterion.key}")
+        unknowns += outcome == UNKNOWN
+        if criterion.key == "status":
+            if outcome == FAILS:
+                reasons.failed.append(f"✗ {service.get_status_display().lower()}")
+        elif criterion.key == "age":
+            _age_reason(service, query.age, reasons)
+        elif criterion.key == "gender":
+            _gender_reason(service, query.gender, outcome, reasons)
+        elif criterion.key == "population":
+            name = _lower_first(terms["population"].name)
+            if outcome == FITS:
+                reasons.matched.append(f"✓ serves {name}")
+            else:
+                reasons.notes.append(f"? does not list {name} among the people it serves")
+        elif criterion.key == "insurance":
+            term = terms["insurance"]
+            if outcome == FITS:
+                reasons.matched.append(f"✓ {_PAYMENT_PHRASES.get(term.code, term.name)}")
+            else:
+                reasons.failed.append(f"✗ does not list {term.name}")
+        elif criterion.key == "court_ordered":
+            if outcome == FITS:
+                reasons.matched.append("✓ accepts court-ordered clients")
+            elif outcome == FAILS:
+                reasons.failed.append("✗ does not accept court-ordered clients")
+            else:
+                reasons.notes.append("? court-ordered acceptance unknown")
+        elif criterion.key == "language":
+            name = _language_name(query.language, service)
+            if outcome == FITS:
+                reasons.matched.append(f"✓ {name}")
+            elif outcome == FAILS:
+                offered = ", ".join(
+                    _language_name(language.code.lower(), service)
+                    if language.code
+                    else language.name
+                    for language in service.languages.all()
+                )
+                reasons.failed.append(f"✗ no {name} listed (offers {offered})")
+            else:
+                reasons.notes.append(f"? languages not listed: {name} unknown")
+    _capacity_reasons(service, reasons, now=now, stale_days=stale_days)
+    locations = [sal.location for sal in service.service_at_locations.all()]
+    location = next(iter(locations), None)
+    if origin is not None:
+        located = [
+            loc for loc in locations if loc.latitude is not None and loc.longitude is not None
+        ]
+        location = min(
+            located,
+            key=lambda loc: great_circle_miles(
+                origin.latitude, origin.longitude, loc.latitude, loc.longitude
+            ),
+            default=location,
+        )
+    if distance is not None:
+        reasons.distance_miles = round(distance, 1)
+        reasons.matched.append(f"✓ {distance:.1f} mi away")
+    reasons.location = location
+    addresses = list(location.addresses.all()) if location is not None else []
+    reasons.address = next(
+        (address for address in addresses if address.address_type == "physical"),
+        next(iter(addresses), None),
+    )
+    reasons.score = max(0, 100 - 25 * len(reasons.failed) - 5 * unknowns)
+    return reasons
+
+
+def _capacity_reasons(service, reasons, *, now, stale_days: int) -> None:
+    for capacity in service.capacities.all():
+        unit = capacity.get_unit_display()
+        if capacity.available > 0:
+            reasons.matched.append(
+                f"✓ {capacity.available} {_singular(unit, capacity.available)} available"
+            )
+        elif capacity.waitlist:
+            reasons.notes.append(f"no {unit} free now: waitlist")
+        else:
+            reasons.notes.append(f"no {unit} free now")
+        age = now - capacity.updated_at
+        if age > timedelta(days=stale_days):
+            reasons.notes.append(
+                f"? {_singular(unit, 1)} count is {age.days} days old (may be out of date)"
+            )

@@ -1,0 +1,176 @@
+"""Reads of the directory: a service page with everything on it, capacity staleness, postal-code
+centroids, and the worklist's "verify this listing" items. The search is in `search.py`."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Prefetch, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from referloop.core.due import DueItem
+from referloop.core.permissions import Perm, has_perm
+from referloop.directory.models import (
+    Address,
+    Contact,
+    Language,
+    Phone,
+    PostalCode,
+    RequiredDocument,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+    ServiceCapacity,
+    Status,
+    TaxonomyTerm,
+)
+from referloop.directory.postal import normalize_us_zip, packaged_zip
+
+
+def service_detail_queryset():
+    """Services with everything a service page shows, in a fixed number of queries."""
+    return Service.objects.select_related("organization", "agency").prefetch_related(
+        Prefetch("organization__phones", queryset=Phone.objects.order_by("pk")),
+        Prefetch(
+            "service_at_locations",
+            queryset=ServiceAtLocation.objects.select_related("location")
+            .prefetch_related(
+                Prefetch("location__addresses", queryset=Address.objects.order_by("pk")),
+                Prefetch("location__phones", queryset=Phone.objects.order_by("pk")),
+                Prefetch("location__schedules", queryset=Schedule.objects.order_by("pk")),
+            )
+            .order_by("pk"),
+        ),
+        Prefetch("phones", queryset=Phone.objects.order_by("pk")),
+        Prefetch("schedules", queryset=Schedule.objects.order_by("pk")),
+        Prefetch("languages", queryset=Language.objects.order_by("pk")),
+        Prefetch(
+            "terms",
+            queryset=TaxonomyTerm.objects.select_related("taxonomy").order_by(
+                "taxonomy__name", "name"
+            ),
+        ),
+        Prefetch("required_documents", queryset=RequiredDocument.objects.order_by("pk")),
+        Prefetch(
+            "capacities",
+            queryset=ServiceCapacity.objects.select_related("updated_by").order_by("unit"),
+        ),
+        Prefetch(
+            "contacts",
+            queryset=Contact.objects.prefetch_related(
+                Prefetch("phones", queryset=Phone.objects.order_by("pk"))
+            ).order_by("pk"),
+        ),
+    )
+
+
+def service_detail(*, pk: int | None = None, hsds_id=None, network=None) -> Service:
+    """One service with its organization, locations (+ addresses, phones, schedules), phones,
+    schedules, languages, terms, required documents, capacities and contacts prefetched.
+
+    Give `pk` or `hsds_id` (optionally narrowed to a `network`). Raises Service.DoesNotExist.
+    This does not check who may see it: fetch through `visible_to` / `published` first.
+    """
+    if (pk is None) == (hsds_id is None):
+        raise TypeError("service_detail needs exactly one of pk or hsds_id")
+    services = service_detail_queryset()
+    services = services.filter(pk=pk) if pk is not None else services.filter(hsds_id=hsds_id)
+    if network is not None:
+        services = services.filter(network=network)
+    found = list(services.order_by("pk")[:1])
+    if not found:
+        raise Service.DoesNotExist("No such service")
+    return found[0]
+
+
+def capacity_is_stale(
+    *, updated_at: datetime | None, days: int, now: datetime | None = None
+) -> bool:
+    """True when a count is older than `days` (the agency's capacity_stale_days) — or missing."""
+    if updated_at is None:
+        return True
+    return updated_at < (now or timezone.now()) - timedelta(days=days)
+
+
+@dataclass(frozen=True, slots=True)
+class PostalPoint:
+    code: str
+    latitude: float
+    longitude: float
+    city: str = ""
+    state: str = ""
+
+
+def postal_code_point(*, code: str, country: str = "US") -> PostalPoint | None:
+    """The centroid of a ZIP code from the PostalCode table (the package as a fallback)."""
+    normalized = normalize_us_zip(code) if country == "US" else (code or "").strip()
+    if not normalized:
+        return None
+    row = (
+        PostalCode.objects.filter(country=country, code=normalized)
+        .values("code", "latitude", "longitude", "city", "state")
+        .first()
+    )
+    if row is None and country == "US":
+        row = packaged_zip(normalized)
+        if row is not None:
+            row.pop("country")
+    return PostalPoint(**row) if row is not None else None
+
+
+def listing_verify_due_at(*, service: Service, days: int) -> datetime:
+    """When a listing next needs verifying: `days` after it was last verified (or listed)."""
+    return (service.last_verified_at or service.created_at) + timedelta(days=days)
+
+
+def listing_due_items(*, agency, member, until: datetime) -> list[DueItem]:
+    """The worklist's "verify this listing" items: the agency's services not verified within its
+    policy's `listing_verify_days` as of `until`.
+
+    One indexed query on (agency, last_verified_at): the threshold comes from the policy, so a
+    policy change takes effect at once without recomputing anything. `member` None: the whole
+    agency; otherwise only members who may change the agency's data (Perm.WRITE) get them.
+    """
+    if member is not None and (member.agency_id != agency.pk or not has_perm(member, Perm.WRITE)):
+        return []
+    days = agency.policies.listing_verify_days
+    threshold = until - timedelta(days=days)
+    services = (
+        Service.objects.filter(agency=agency)
+        .filter(
+            Q(last_verified_at__lte=threshold)
+            | Q(last_verified_at__isnull=True, created_at__lte=threshold)
+        )
+        .exclude(status=Status.DEFUNCT)
+        .select_related("organization")
+        .only("pk", "name", "last_verified_at", "created_at", "organization__name")
+        .order_by("last_verified_at", "created_at", "pk")
+    )
+    now = timezone.now()
+    items = []
+    for service in services:
+        since = service.last_verified_at or service.created_at
+        age_days = max(0, (now - since).days)
+        if service.last_verified_at is None:
+            reason = (
+                f"Never verified: listed {age_days} days ago; your agency verifies listings "
+                f"every {days} days."
+            )
+        else:
+            reason = (
+                f"Not verified for {age_days} days; your agency verifies listings every "
+                f"{days} days."
+            )
+        items.append(
+            DueItem(
+                key=f"listing-verify:{service.pk}",
+                kind="listing_verify",
+                kind_label="Listing to verify",
+                subject=f"{service.name} ({service.organization.name})",
+                reason=reason,
+                due_at=listing_verify_due_at(service=service, days=days),
+                action_label="Verify listing",
+                action_url=reverse("directory:service_detail", args=[service.pk]),
+            )
+        )
+    return items

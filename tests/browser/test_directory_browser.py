@@ -1,0 +1,79 @@
+"""The directory in a real headless Chromium: the public search and service page, and the
+two-second capacity update of a logged-in staff member."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from referloop.directory.models import CapacityReading, ServiceCapacity
+from tests.browser.test_shell_browser import sign_in
+from tests.directory import factories
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def listings(transactional_db, cast):
+    harbor = factories.organization(network=cast.network, agency=cast.agency_a, name="Harbor House")
+    open_house = factories.service(
+        organization=harbor,
+        name="Harbor House for Women",
+        needs=["sober-living"],
+        at=(39.80, -89.65),
+    )
+    factories.capacity(
+        service=open_house, available=3, maximum=10, at=timezone.now() - timedelta(hours=2)
+    )
+    full_house = factories.service(
+        organization=harbor, name="Harbor House Bridge", needs=["sober-living"], at=(39.81, -89.64)
+    )
+    factories.capacity(service=full_house, available=0, maximum=8)
+    return {"cast": cast, "open": open_house, "full": full_house}
+
+
+def test_public_search_filters_capacity_and_shows_as_of_time(page: Page, live_server, listings):
+    page.goto(f"{live_server.url}/directory/")
+    expect(page.get_by_role("heading", name="Find services and open beds")).to_be_visible()
+    results = page.get_by_role("region", name="2 services")
+    expect(results.get_by_role("link", name="Harbor House Bridge")).to_be_visible()
+
+    page.get_by_label("Has a bed or slot free now").check()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", name="1 service", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Harbor House Bridge")).to_have_count(0)
+    assert "has_capacity=on" in page.url  # filters live in the URL: shareable, back works
+
+    page.get_by_role("link", name="Harbor House for Women").click()
+    expect(page.get_by_role("heading", name="Harbor House for Women", level=1)).to_be_visible()
+    availability = page.get_by_role("region", name="Availability")
+    expect(availability).to_contain_text("3 of 10 beds")
+    expect(availability).to_contain_text("as of 2")  # "as of 2 hours ago"
+    expect(page.get_by_role("button", name="Update capacity")).to_have_count(0)  # public: read-only
+    expect(page.get_by_role("link", name="Staff sign in")).to_be_visible()
+
+
+def test_staff_updates_capacity_in_place(page: Page, live_server, listings):
+    cast, service = listings["cast"], listings["full"]
+    sign_in(page, live_server.url, cast.coordinator.email)
+    page.goto(f"{live_server.url}/services/{service.pk}/")
+    panel = page.locator("#capacity-panel")
+    expect(panel).to_contain_text("0 of 8 beds")
+
+    # A mistake is explained next to the field and nothing changes.
+    panel.get_by_label("Available now").fill("9")
+    panel.get_by_role("button", name="Update capacity").click()
+    expect(panel.get_by_role("alert")).to_contain_text("more than the maximum (8)")
+    assert ServiceCapacity.objects.get(service=service).available == 0
+
+    panel.get_by_label("Available now").fill("2")
+    panel.get_by_role("button", name="Update capacity").click()
+    expect(panel).to_contain_text("Capacity updated.")
+    expect(panel).to_contain_text("2 of 8 beds")
+    expect(
+        page.get_by_role("heading", name="Harbor House Bridge", level=1)
+    ).to_be_visible()  # same page
+    capacity = ServiceCapacity.objects.get(service=service)
+    assert (capacity.available, capacity.updated_by_id) == (2, cast.coordinator.pk)
+    assert CapacityReading.objects.filter(capacity=capacity, available=2).exists()
