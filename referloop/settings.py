@@ -273,8 +273,20 @@ REFERLOOP_SWEEPS = [
     ("referloop.core.sweeps.purge_expired_sessions", 3600),
     ("referloop.core.sweeps.purge_stale_login_failures", 3600),
     ("referloop.core.sweeps.prune_finished_tasks", 86400),
+    # The public directory export (/directory/export/services.json and .csv).
+    ("referloop.directory.publish.directory_publish", 900),
 ]
 WORKER_IDLE_SECONDS = env_int("REFERLOOP_WORKER_INTERVAL", 5)
+
+# --- import / export ---------------------------------------------------------------------------
+# `referloop import KIND PATH` and `referloop export KIND PATH`: KIND -> the dotted path of its
+# handler (see referloop/core/management/dispatch.py), so core never imports the apps.
+REFERLOOP_IMPORTERS = {
+    "hsds": "referloop.directory.hsds.cli.import_command",
+}
+REFERLOOP_EXPORTERS = {
+    "hsds": "referloop.directory.hsds.cli.export_command",
+}
 
 # --- API ---------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50

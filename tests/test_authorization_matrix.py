@@ -129,6 +129,7 @@ MATRIX: dict[str, Route] = {
     ),
     "public:search": Route(anonymous=200),
     "public:service": Route(anonymous=200, kwargs=_public_listing),
+    "public:export": Route(anonymous=200, kwargs=lambda cast: {"fmt": "json"}),
     "api:directory_search_list": Route(anonymous=401, api=True),
     "api:directory_service": Route(
         anonymous=401,

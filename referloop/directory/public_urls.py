@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from referloop.directory import views
+from referloop.directory import views, views_publish
 
 app_name = "public"
 urlpatterns = [
     path("", views.public_search, name="search"),
     path("services/<uuid:hsds_id>/", views.public_service, name="service"),
+    path("export/services.<str:fmt>", views_publish.published_export, name="export"),
 ]

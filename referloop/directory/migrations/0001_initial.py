@@ -9,470 +9,1044 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0002_audit_append_only'),
+        ("core", "0002_audit_append_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Taxonomy',
+            name="Taxonomy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('uri', models.URLField(blank=True, max_length=500)),
-                ('version', models.CharField(blank=True, max_length=50)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("uri", models.URLField(blank=True, max_length=500)),
+                ("version", models.CharField(blank=True, max_length=50)),
             ],
             options={
-                'verbose_name_plural': 'taxonomies',
+                "verbose_name_plural": "taxonomies",
             },
         ),
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(max_length=300)),
-                ('alternate_name', models.CharField(blank=True, max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('website', models.URLField(blank=True, max_length=500)),
-                ('tax_status', models.CharField(blank=True, max_length=100)),
-                ('legal_status', models.CharField(blank=True, max_length=100)),
-                ('year_incorporated', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_verified_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('agency', models.ForeignKey(blank=True, help_text='The Referloop agency that runs this organization and keeps its listing.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='directory_organizations', to='core.agency')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(max_length=300)),
+                ("alternate_name", models.CharField(blank=True, max_length=300)),
+                ("description", models.TextField(blank=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("website", models.URLField(blank=True, max_length=500)),
+                ("tax_status", models.CharField(blank=True, max_length=100)),
+                ("legal_status", models.CharField(blank=True, max_length=100)),
+                ("year_incorporated", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_verified_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "agency",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The Referloop agency that runs this organization and keeps its listing.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="directory_organizations",
+                        to="core.agency",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('location_type', models.CharField(choices=[('physical', 'Physical'), ('postal', 'Postal'), ('virtual', 'Virtual')], default='physical', max_length=10)),
-                ('name', models.CharField(blank=True, max_length=300)),
-                ('alternate_name', models.CharField(blank=True, max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('transportation', models.TextField(blank=True)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('latitude', models.FloatField(blank=True, null=True)),
-                ('longitude', models.FloatField(blank=True, null=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='locations', to='directory.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                (
+                    "location_type",
+                    models.CharField(
+                        choices=[
+                            ("physical", "Physical"),
+                            ("postal", "Postal"),
+                            ("virtual", "Virtual"),
+                        ],
+                        default="physical",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=300)),
+                ("alternate_name", models.CharField(blank=True, max_length=300)),
+                ("description", models.TextField(blank=True)),
+                ("transportation", models.TextField(blank=True)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                ("latitude", models.FloatField(blank=True, null=True)),
+                ("longitude", models.FloatField(blank=True, null=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="locations",
+                        to="directory.organization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('department', models.CharField(blank=True, max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='directory.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("title", models.CharField(blank=True, max_length=200)),
+                ("department", models.CharField(blank=True, max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="directory.organization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PostalCode',
+            name="PostalCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', models.CharField(default='US', max_length=2)),
-                ('code', models.CharField(max_length=10)),
-                ('latitude', models.FloatField()),
-                ('longitude', models.FloatField()),
-                ('city', models.CharField(blank=True, max_length=200)),
-                ('state', models.CharField(blank=True, max_length=50)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country", models.CharField(default="US", max_length=2)),
+                ("code", models.CharField(max_length=10)),
+                ("latitude", models.FloatField()),
+                ("longitude", models.FloatField()),
+                ("city", models.CharField(blank=True, max_length=200)),
+                ("state", models.CharField(blank=True, max_length=50)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('country', 'code'), name='postal_code_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("country", "code"), name="postal_code_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(max_length=300)),
-                ('alternate_name', models.CharField(blank=True, max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive'), ('defunct', 'Defunct'), ('temporarily closed', 'Temporarily closed')], default='active', max_length=20)),
-                ('alert', models.TextField(blank=True, help_text='A short notice shown above everything else.')),
-                ('interpretation_services', models.TextField(blank=True)),
-                ('application_process', models.TextField(blank=True)),
-                ('wait_time', models.CharField(blank=True, max_length=300)),
-                ('fees_description', models.TextField(blank=True)),
-                ('accreditations', models.TextField(blank=True)),
-                ('licenses', models.TextField(blank=True)),
-                ('eligibility_description', models.TextField(blank=True)),
-                ('minimum_age', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('maximum_age', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('genders_served', models.JSONField(blank=True, default=list)),
-                ('court_ordered_accepted', models.BooleanField(blank=True, null=True)),
-                ('has_capacity', models.BooleanField(default=False)),
-                ('capacity_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('last_verified_at', models.DateTimeField(blank=True, null=True)),
-                ('search_text', models.TextField(blank=True, editable=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('agency', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.agency')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='services', to='directory.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(max_length=300)),
+                ("alternate_name", models.CharField(blank=True, max_length=300)),
+                ("description", models.TextField(blank=True)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("inactive", "Inactive"),
+                            ("defunct", "Defunct"),
+                            ("temporarily closed", "Temporarily closed"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "alert",
+                    models.TextField(
+                        blank=True, help_text="A short notice shown above everything else."
+                    ),
+                ),
+                ("interpretation_services", models.TextField(blank=True)),
+                ("application_process", models.TextField(blank=True)),
+                ("wait_time", models.CharField(blank=True, max_length=300)),
+                ("fees_description", models.TextField(blank=True)),
+                ("accreditations", models.TextField(blank=True)),
+                ("licenses", models.TextField(blank=True)),
+                ("eligibility_description", models.TextField(blank=True)),
+                ("minimum_age", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("maximum_age", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("genders_served", models.JSONField(blank=True, default=list)),
+                ("court_ordered_accepted", models.BooleanField(blank=True, null=True)),
+                ("has_capacity", models.BooleanField(default=False)),
+                ("capacity_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("last_verified_at", models.DateTimeField(blank=True, null=True)),
+                ("search_text", models.TextField(blank=True, editable=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "agency",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.agency",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="services",
+                        to="directory.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Schedule',
+            name="Schedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('valid_from', models.DateField(blank=True, null=True)),
-                ('valid_to', models.DateField(blank=True, null=True)),
-                ('freq', models.CharField(blank=True, max_length=10)),
-                ('byday', models.CharField(blank=True, max_length=50)),
-                ('opens_at', models.TimeField(blank=True, null=True)),
-                ('closes_at', models.TimeField(blank=True, null=True)),
-                ('description', models.TextField(blank=True)),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='directory.location')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='schedules', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("valid_from", models.DateField(blank=True, null=True)),
+                ("valid_to", models.DateField(blank=True, null=True)),
+                ("freq", models.CharField(blank=True, max_length=10)),
+                ("byday", models.CharField(blank=True, max_length=50)),
+                ("opens_at", models.TimeField(blank=True, null=True)),
+                ("closes_at", models.TimeField(blank=True, null=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedules",
+                        to="directory.location",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedules",
+                        to="directory.service",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RequiredDocument',
+            name="RequiredDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('document', models.CharField(max_length=300)),
-                ('uri', models.URLField(blank=True, max_length=500)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='required_documents', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("document", models.CharField(max_length=300)),
+                ("uri", models.URLField(blank=True, max_length=500)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="required_documents",
+                        to="directory.service",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Phone',
+            name="Phone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('number', models.CharField(max_length=50)),
-                ('extension', models.CharField(blank=True, max_length=20)),
-                ('type', models.CharField(blank=True, max_length=20)),
-                ('description', models.TextField(blank=True)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.contact')),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.location')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.organization')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='phones', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("number", models.CharField(max_length=50)),
+                ("extension", models.CharField(blank=True, max_length=20)),
+                ("type", models.CharField(blank=True, max_length=20)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.contact",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.location",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.organization",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="phones",
+                        to="directory.service",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Language',
+            name="Language",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('code', models.CharField(blank=True, db_index=True, max_length=20)),
-                ('note', models.TextField(blank=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='languages', to='directory.location')),
-                ('phone', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='languages', to='directory.phone')),
-                ('service', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='languages', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("code", models.CharField(blank=True, db_index=True, max_length=20)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="languages",
+                        to="directory.location",
+                    ),
+                ),
+                (
+                    "phone",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="languages",
+                        to="directory.phone",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="languages",
+                        to="directory.service",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='contact',
-            name='service',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='directory.service'),
+            model_name="contact",
+            name="service",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="contacts",
+                to="directory.service",
+            ),
         ),
         migrations.CreateModel(
-            name='ServiceArea',
+            name="ServiceArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(blank=True, max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('extent', models.TextField(blank=True)),
-                ('extent_type', models.CharField(blank=True, max_length=20)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='service_areas', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(blank=True, max_length=300)),
+                ("description", models.TextField(blank=True)),
+                ("extent", models.TextField(blank=True)),
+                ("extent_type", models.CharField(blank=True, max_length=20)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_areas",
+                        to="directory.service",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ServiceAtLocation',
+            name="ServiceAtLocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='service_at_locations', to='directory.location')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='service_at_locations', to='directory.service')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_at_locations",
+                        to="directory.location",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="service_at_locations",
+                        to="directory.service",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ServiceCapacity',
+            name="ServiceCapacity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('unit', models.CharField(choices=[('beds', 'beds'), ('slots', 'slots'), ('appointments', 'appointments')], default='beds', max_length=20)),
-                ('available', models.PositiveIntegerField(default=0)),
-                ('maximum', models.PositiveIntegerField(blank=True, null=True)),
-                ('waitlist', models.BooleanField(default=False)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='capacities', to='directory.service')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                (
+                    "unit",
+                    models.CharField(
+                        choices=[
+                            ("beds", "beds"),
+                            ("slots", "slots"),
+                            ("appointments", "appointments"),
+                        ],
+                        default="beds",
+                        max_length=20,
+                    ),
+                ),
+                ("available", models.PositiveIntegerField(default=0)),
+                ("maximum", models.PositiveIntegerField(blank=True, null=True)),
+                ("waitlist", models.BooleanField(default=False)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="capacities",
+                        to="directory.service",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'service capacities',
+                "verbose_name_plural": "service capacities",
             },
         ),
         migrations.CreateModel(
-            name='CapacityReading',
+            name="CapacityReading",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('available', models.PositiveIntegerField()),
-                ('maximum', models.PositiveIntegerField(blank=True, null=True)),
-                ('waitlist', models.BooleanField(default=False)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('capacity', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='readings', to='directory.servicecapacity')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("available", models.PositiveIntegerField()),
+                ("maximum", models.PositiveIntegerField(blank=True, null=True)),
+                ("waitlist", models.BooleanField(default=False)),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "capacity",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="readings",
+                        to="directory.servicecapacity",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-recorded_at'],
+                "ordering": ["-recorded_at"],
             },
         ),
         migrations.CreateModel(
-            name='TaxonomyTerm',
+            name="TaxonomyTerm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('code', models.CharField(max_length=100)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('term_uri', models.URLField(blank=True, max_length=500)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='directory.taxonomyterm')),
-                ('taxonomy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='terms', to='directory.taxonomy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("code", models.CharField(max_length=100)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("term_uri", models.URLField(blank=True, max_length=500)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="directory.taxonomyterm",
+                    ),
+                ),
+                (
+                    "taxonomy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="terms",
+                        to="directory.taxonomy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['taxonomy__name', 'name'],
+                "ordering": ["taxonomy__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ServiceAttribute',
+            name="ServiceAttribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('value', models.CharField(blank=True, max_length=300)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attributes', to='directory.service')),
-                ('term', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attributes', to='directory.taxonomyterm')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("value", models.CharField(blank=True, max_length=300)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attributes",
+                        to="directory.service",
+                    ),
+                ),
+                (
+                    "term",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attributes",
+                        to="directory.taxonomyterm",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='service',
-            name='terms',
-            field=models.ManyToManyField(blank=True, related_name='services', through='directory.ServiceAttribute', to='directory.taxonomyterm'),
+            model_name="service",
+            name="terms",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="services",
+                through="directory.ServiceAttribute",
+                to="directory.taxonomyterm",
+            ),
         ),
         migrations.CreateModel(
-            name='Address',
+            name="Address",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hsds_id', models.UUIDField(default=uuid.uuid4, editable=False)),
-                ('source_id', models.CharField(blank=True, max_length=200)),
-                ('address_type', models.CharField(choices=[('physical', 'Physical'), ('postal', 'Postal'), ('virtual', 'Virtual')], default='physical', max_length=10)),
-                ('attention', models.CharField(blank=True, max_length=200)),
-                ('address_1', models.CharField(max_length=300)),
-                ('address_2', models.CharField(blank=True, max_length=300)),
-                ('city', models.CharField(max_length=200)),
-                ('region', models.CharField(blank=True, max_length=200)),
-                ('state_province', models.CharField(max_length=100)),
-                ('postal_code', models.CharField(max_length=20)),
-                ('country', models.CharField(default='US', max_length=2)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.network')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='addresses', to='directory.location')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hsds_id", models.UUIDField(default=uuid.uuid4, editable=False)),
+                ("source_id", models.CharField(blank=True, max_length=200)),
+                (
+                    "address_type",
+                    models.CharField(
+                        choices=[
+                            ("physical", "Physical"),
+                            ("postal", "Postal"),
+                            ("virtual", "Virtual"),
+                        ],
+                        default="physical",
+                        max_length=10,
+                    ),
+                ),
+                ("attention", models.CharField(blank=True, max_length=200)),
+                ("address_1", models.CharField(max_length=300)),
+                ("address_2", models.CharField(blank=True, max_length=300)),
+                ("city", models.CharField(max_length=200)),
+                ("region", models.CharField(blank=True, max_length=200)),
+                ("state_province", models.CharField(max_length=100)),
+                ("postal_code", models.CharField(max_length=20)),
+                ("country", models.CharField(default="US", max_length=2)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.network",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="addresses",
+                        to="directory.location",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'addresses',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='address_source_unique'), models.UniqueConstraint(fields=('network', 'hsds_id'), name='address_hsds_unique')],
+                "verbose_name_plural": "addresses",
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("network", "source_id"),
+                        name="address_source_unique",
+                    ),
+                    models.UniqueConstraint(
+                        fields=("network", "hsds_id"), name="address_hsds_unique"
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='organization',
-            index=models.Index(fields=['agency', 'last_verified_at'], name='org_agency_verified'),
+            model_name="organization",
+            index=models.Index(fields=["agency", "last_verified_at"], name="org_agency_verified"),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='organization_source_unique'),
+            model_name="organization",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="organization_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organization',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='organization_hsds_unique'),
+            model_name="organization",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="organization_hsds_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='location',
-            index=models.Index(fields=['latitude', 'longitude'], name='location_lat_lon'),
+            model_name="location",
+            index=models.Index(fields=["latitude", "longitude"], name="location_lat_lon"),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='location_source_unique'),
+            model_name="location",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="location_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='location_hsds_unique'),
+            model_name="location",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="location_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.CheckConstraint(condition=models.Q(('latitude__isnull', True), models.Q(('latitude__gte', -90), ('latitude__lte', 90)), _connector='OR'), name='location_latitude_range'),
+            model_name="location",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("latitude__isnull", True),
+                    models.Q(("latitude__gte", -90), ("latitude__lte", 90)),
+                    _connector="OR",
+                ),
+                name="location_latitude_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='location',
-            constraint=models.CheckConstraint(condition=models.Q(('longitude__isnull', True), models.Q(('longitude__gte', -180), ('longitude__lte', 180)), _connector='OR'), name='location_longitude_range'),
+            model_name="location",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("longitude__isnull", True),
+                    models.Q(("longitude__gte", -180), ("longitude__lte", 180)),
+                    _connector="OR",
+                ),
+                name="location_longitude_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='schedule',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='schedule_source_unique'),
+            model_name="schedule",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="schedule_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='schedule',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='schedule_hsds_unique'),
+            model_name="schedule",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="schedule_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='requireddocument',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='required_document_source_unique'),
+            model_name="requireddocument",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="required_document_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='requireddocument',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='required_document_hsds_unique'),
+            model_name="requireddocument",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="required_document_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='phone',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='phone_source_unique'),
+            model_name="phone",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="phone_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='phone',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='phone_hsds_unique'),
+            model_name="phone",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="phone_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='language',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='language_source_unique'),
+            model_name="language",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="language_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='language',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='language_hsds_unique'),
+            model_name="language",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="language_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='contact_source_unique'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="contact_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='contact_hsds_unique'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="contact_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicearea',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='service_area_source_unique'),
+            model_name="servicearea",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="service_area_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicearea',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='service_area_hsds_unique'),
+            model_name="servicearea",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="service_area_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serviceatlocation',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='sal_source_unique'),
+            model_name="serviceatlocation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="sal_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serviceatlocation',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='sal_hsds_unique'),
+            model_name="serviceatlocation",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="sal_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='serviceatlocation',
-            constraint=models.UniqueConstraint(fields=('service', 'location'), name='sal_service_location_unique'),
+            model_name="serviceatlocation",
+            constraint=models.UniqueConstraint(
+                fields=("service", "location"), name="sal_service_location_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicecapacity',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='capacity_source_unique'),
+            model_name="servicecapacity",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="capacity_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicecapacity',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='capacity_hsds_unique'),
+            model_name="servicecapacity",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="capacity_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicecapacity',
-            constraint=models.UniqueConstraint(fields=('service', 'unit'), name='capacity_service_unit_unique'),
+            model_name="servicecapacity",
+            constraint=models.UniqueConstraint(
+                fields=("service", "unit"), name="capacity_service_unit_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='servicecapacity',
-            constraint=models.CheckConstraint(condition=models.Q(('maximum__isnull', True), ('available__lte', models.F('maximum')), _connector='OR'), name='capacity_available_within_maximum'),
+            model_name="servicecapacity",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("maximum__isnull", True),
+                    ("available__lte", models.F("maximum")),
+                    _connector="OR",
+                ),
+                name="capacity_available_within_maximum",
+            ),
         ),
         migrations.AddIndex(
-            model_name='capacityreading',
-            index=models.Index(fields=['capacity', '-recorded_at'], name='reading_capacity_time'),
+            model_name="capacityreading",
+            index=models.Index(fields=["capacity", "-recorded_at"], name="reading_capacity_time"),
         ),
         migrations.AddConstraint(
-            model_name='taxonomyterm',
-            constraint=models.UniqueConstraint(fields=('taxonomy', 'code'), name='term_code_unique'),
+            model_name="taxonomyterm",
+            constraint=models.UniqueConstraint(
+                fields=("taxonomy", "code"), name="term_code_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='serviceattribute',
-            index=models.Index(fields=['term', 'service'], name='attribute_term_service'),
+            model_name="serviceattribute",
+            index=models.Index(fields=["term", "service"], name="attribute_term_service"),
         ),
         migrations.AddConstraint(
-            model_name='serviceattribute',
-            constraint=models.UniqueConstraint(fields=('service', 'term'), name='service_term_unique'),
+            model_name="serviceattribute",
+            constraint=models.UniqueConstraint(
+                fields=("service", "term"), name="service_term_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=models.Index(fields=['network', 'status', 'has_capacity'], name='service_search_filter'),
+            model_name="service",
+            index=models.Index(
+                fields=["network", "status", "has_capacity"], name="service_search_filter"
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=models.Index(fields=['agency', 'last_verified_at'], name='service_agency_verified'),
+            model_name="service",
+            index=models.Index(
+                fields=["agency", "last_verified_at"], name="service_agency_verified"
+            ),
         ),
         migrations.AddIndex(
-            model_name='service',
-            index=models.Index(fields=['organization'], name='service_organization'),
+            model_name="service",
+            index=models.Index(fields=["organization"], name="service_organization"),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('network', 'source_id'), name='service_source_unique'),
+            model_name="service",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id", ""), _negated=True),
+                fields=("network", "source_id"),
+                name="service_source_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.UniqueConstraint(fields=('network', 'hsds_id'), name='service_hsds_unique'),
+            model_name="service",
+            constraint=models.UniqueConstraint(
+                fields=("network", "hsds_id"), name="service_hsds_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['active', 'inactive', 'defunct', 'temporarily closed'])), name='service_status_valid'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["active", "inactive", "defunct", "temporarily closed"])
+                ),
+                name="service_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('minimum_age__isnull', True), ('maximum_age__isnull', True), ('minimum_age__lte', models.F('maximum_age')), _connector='OR'), name='service_age_range_valid'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("minimum_age__isnull", True),
+                    ("maximum_age__isnull", True),
+                    ("minimum_age__lte", models.F("maximum_age")),
+                    _connector="OR",
+                ),
+                name="service_age_range_valid",
+            ),
         ),
     ]

@@ -7,7 +7,9 @@ def create_vocabularies(apps, schema_editor):
     Taxonomy = apps.get_model("directory", "Taxonomy")
     TaxonomyTerm = apps.get_model("directory", "TaxonomyTerm")
     for name, (description, terms) in VOCABULARIES.items():
-        taxonomy, _ = Taxonomy.objects.get_or_create(name=name, defaults={"description": description})
+        taxonomy, _ = Taxonomy.objects.get_or_create(
+            name=name, defaults={"description": description}
+        )
         for code, label in terms:
             TaxonomyTerm.objects.get_or_create(
                 taxonomy=taxonomy, code=code, defaults={"name": label, "description": label}

@@ -1,0 +1,713 @@
+"""Reading HSDS files into one shape: tables of records (a dict per row, and where it came from).
+
+Accepted inputs:
+- a folder of CSV files, with or without a `datapackage.json` (HSDS 1.0, 1.1, 2.0, 3.0 and the
+  3.1 `service_capacity`/`units` tables), or the path of that `datapackage.json`;
+- an HSDS 3.0 JSON document: one object (service, organization, service_at_location, location,
+  taxonomy, taxonomy_term), a list of them, or a paginated API response (`{"contents": [...]}`);
+  nested objects are flattened into the same tables a tabular package has, so one mapping serves
+  both. The 3.0 "tabular JSON" (`{"services.csv": [...], ...}`) is read as tables too.
+
+CSV files may be UTF-8, UTF-8 with a BOM, UTF-16 with a BOM, or (as a fallback) Windows-1252 /
+Latin-1; quoted fields may hold newlines. Row numbers are spreadsheet rows (the header is row 1).
+"""
+
+import codecs
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from referloop.directory.hsds.parse import BadValue, is_blank, scalar
+from referloop.directory.hsds.report import ERROR, WARNING, Problem
+
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class InputError(Exception):
+    """The input as a whole cannot be read (missing, malformed, not HSDS)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+@dataclass(slots=True)
+class Record:
+    table: str
+    data: dict[str, Any]
+    file: str
+    row: int | None
+    path: str = ""
+
+    def where(self, name: str = "") -> str:
+        if self.path and name:
+            return f"{self.path}.{name}"
+        return self.path or name
+
+
+@dataclass
+class Dataset:
+    source: str
+    format: str  # "json" or "tabular"
+    version: str = ""
+    version_note: str = ""
+    tables: dict[str, list[Record]] = field(default_factory=dict)
+    not_imported: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def add_not_imported(self, name: str) -> None:
+        if name not in self.not_imported:
+            self.not_imported.append(name)
+
+    @property
+    def size(self) -> int:
+        return sum(len(rows) for rows in self.tables.values())
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(Problem(str(path), None, "", "no such file or folder"))
+    if path.is_dir():
+        descriptor = path / "datapackage.json"
+        if descriptor.is_file():
+            return _read_package(descriptor)
+        return _read_tabular(path, source=str(path), declared=None, resources=None)
+    if path.suffix.lower() == ".json":
+        return _read_json_file(path)
+    raise InputError(
+        Problem(
+            path.name,
+            None,
+            "",
+            "expected an HSDS JSON file (.json), a datapackage.json, or a folder of CSV files",
+        )
+    )
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+
+def decode(raw: bytes, name: str, problems: list[Problem]) -> str:
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(Problem(name, None, "", f"not valid UTF-16: {exc.reason}")) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    problems.append(
+        Problem(
+            name,
+            None,
+            "",
+            "is not UTF-8; read it as Windows-1252/Latin-1 (check accented letters)",
+            WARNING,
+        )
+    )
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(path.name, None, "", f"cannot read: {exc.strerror}")) from None
+
+
+def _load_json(path: Path, problems: list[Problem]) -> Any:
+    text = decode(_read_bytes(path), path.name, problems)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        pointer = text.strip()
+        # A Git symlink checked out as a file holds the target path (e.g. "../../datapackage.json").
+        if pointer.endswith(".json") and "\n" not in pointer and len(pointer) < 300:
+            target = (path.parent / pointer).resolve()
+            if target.is_file() and target != path.resolve():
+                return _load_json(target, problems)
+        raise InputError(
+            Problem(
+                path.name,
+                None,
+                "",
+                f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            )
+        ) from None
+
+
+# --- tabular -----------------------------------------------------------------------------------
+
+
+def _read_package(descriptor_path: Path) -> Dataset:
+    problems: list[Problem] = []
+    descriptor = _load_json(descriptor_path, problems)
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
+        raise InputError(Problem(descriptor_path.name, None, "resources", "not a datapackage"))
+    resources = []
+    for index, resource in enumerate(descriptor["resources"], start=1):
+        resource_path = resource.get("path") if isinstance(resource, dict) else None
+        if not isinstance(resource_path, str) or "://" in resource_path:
+            problems.append(
+                Problem(
+                    descriptor_path.name,
+                    index,
+                    "resources.path",
+                    "only local CSV files are read",
+                    WARNING,
+                )
+            )
+            continue
+        resources.append(resource_path)
+    dataset = _read_tabular(
+        descriptor_path.parent,
+        source=str(descriptor_path),
+        declared=str(descriptor.get("version") or ""),
+        resources=resources,
+    )
+    dataset.problems[:0] = problems
+    return dataset
+
+
+def _read_tabular(
+    folder: Path, *, source: str, declared: str | None, resources: list[str] | None
+) -> Dataset:
+    dataset = Dataset(source=source, format="tabular")
+    files: dict[str, Path] = {}
+    for name in resources or []:
+        file = folder / name
+        if file.is_file():
+            files[file.name] = file
+        else:
+            dataset.problems.append(
+                Problem(name, None, "", "listed in datapackage.json but not found", WARNING)
+            )
+    for file in sorted(folder.glob("*.csv")):
+        files.setdefault(file.name, file)
+    if not files:
+        raise InputError(Problem(Path(source).name, None, "", "no CSV files found"))
+    headers: dict[str, list[str]] = {}
+    for name, file in files.items():
+        table = file.stem.lower()
+        text = decode(_read_bytes(file), name, dataset.problems)
+        header, records = read_csv_text(text, file=name, table=table, problems=dataset.problems)
+        headers[table] = header
+        dataset.tables.setdefault(table, []).extend(records)
+    dataset.version, dataset.version_note = detect_tabular_version(headers, declared)
+    return dataset
+
+
+def read_csv_text(
+    text: str, *, file: str, table: str, problems: list[Problem]
+) -> tuple[list[str], list[Record]]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[Record] = []
+    row = 1
+    try:
+        header = [cell.strip().lstrip("\ufeff").lower() for cell in next(reader, [])]
+        duplicates = {name for name in header if name and header.count(name) > 1}
+        if duplicates:
+            problems.append(
+                Problem(
+                    file, 1, ", ".join(sorted(duplicates)), "column appears twice in the header"
+                )
+            )
+            return header, []
+        for cells in reader:
+            row += 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(header):
+                problems.append(
+                    Problem(
+                        file,
+                        row,
+                        "",
+                        f"has {len(cells)} values but the header has {len(header)} columns "
+                        "(an unquoted comma?)",
+                    )
+                )
+                continue
+            records.append(Record(table, dict(zip(header, cells, strict=False)), file, row))
+    except csv.Error as exc:
+        problems.append(Problem(file, row + 1, "", f"malformed CSV: {exc}"))
+        return [], []
+    return header, records
+
+
+def _major_minor(declared: str | None) -> str:
+    if not declared:
+        return ""
+    parts = declared.strip().lstrip("v").split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else parts[0]
+
+
+def detect_tabular_version(headers: dict[str, list[str]], declared: str | None) -> tuple[str, str]:
+    """The HSDS version the tables are in, and a note on what gave it away."""
+    names = set(headers)
+
+    def has(table: str, column: str) -> bool:
+        return column in headers.get(table, ())
+
+    declared = _major_minor(declared)
+    evidence: str = ""
+    version = ""
+    three = sorted(
+        names
+        & {
+            "attributes",
+            "addresses",
+            "taxonomies",
+            "service_at_location",
+            "cost_options",
+            "organization_identifiers",
+            "accessibility",
+        }
+    )
+    three_fields = [
+        f"services.{column}"
+        for column in ("minimum_age", "eligibility_description", "alert", "last_modified")
+        if has("services", column)
+    ] + (["locations.location_type"] if has("locations", "location_type") else [])
+    if three or three_fields:
+        version, evidence = "3.0", ", ".join([f"{n}.csv" for n in three] + three_fields)
+    elif found := sorted(names & {"schedules", "service_attributes", "other_attributes"}) or (
+        ["taxonomy_terms"] if has("taxonomy_terms", "term") else []
+    ):
+        version, evidence = "2.0", ", ".join(f"{n}.csv" for n in found)
+    elif names & {
+        "regular_schedules",
+        "holiday_schedules",
+        "services_taxonomy",
+        "taxonomy",
+        "physical_addresses",
+        "postal_addresses",
+        "services_at_location",
+        "eligibility",
+    }:
+        one_one = [
+            label
+            for label, present in (
+                ("services_taxonomy.csv", "services_taxonomy" in names),
+                ("phones.service_at_location_id", has("phones", "service_at_location_id")),
+                ("services.licenses", has("services", "licenses")),
+                ("services.interpretation_services", has("services", "interpretation_services")),
+                ("taxonomy.vocabulary", has("taxonomy", "vocabulary")),
+            )
+            if present
+        ]
+        one_zero = [
+            label
+            for label, present in (
+                ("services.location_id", has("services", "location_id")),
+                ("fees.csv", "fees" in names),
+                ("interpretation_services.csv", "interpretation_services" in names),
+            )
+            if present
+        ]
+        if one_one and not one_zero:
+            version, evidence = "1.1", ", ".join(one_one)
+        elif one_zero:
+            version, evidence = "1.0", ", ".join(one_zero)
+        else:
+            version = declared if declared.startswith("1.") else "1.1"
+            evidence = "1.x table names"
+    if names & {"service_capacity", "units"}:
+        evidence = ", ".join(filter(None, [evidence, "with HSDS 3.1 service_capacity"]))
+        version = version or "3.0"
+    if not version:
+        version = declared or "3.0"
+        note = f"datapackage.json says {declared}" if declared else "no distinctive tables; assumed"
+        return version, note
+    note = f"from {evidence}"
+    if declared and declared != version:
+        note += f"; datapackage.json says {declared}"
+    return version, note
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+_SERVICE_KEYS = {
+    "status",
+    "organization",
+    "program",
+    "program_id",
+    "service_at_locations",
+    "service_areas",
+    "required_documents",
+    "eligibility_description",
+    "minimum_age",
+    "maximum_age",
+    "interpretation_services",
+    "application_process",
+    "fees_description",
+    "wait_time",
+    "fees",
+    "accreditations",
+    "licenses",
+    "alert",
+    "assured_date",
+    "assurer_email",
+    "last_modified",
+    "cost_options",
+    "capacities",
+}
+_ORGANIZATION_KEYS = {
+    "website",
+    "tax_status",
+    "tax_id",
+    "year_incorporated",
+    "legal_status",
+    "logo",
+    "parent_organization_id",
+    "services",
+    "locations",
+    "programs",
+    "organization_identifiers",
+}
+_LOCATION_KEYS = {
+    "location_type",
+    "latitude",
+    "longitude",
+    "addresses",
+    "transportation",
+    "accessibility",
+    "external_identifier",
+    "external_identifier_type",
+}
+_TERM_KEYS = {"taxonomy_detail", "term_uri", "code", "parent_id", "taxonomy", "taxonomy_id"}
+_TAXONOMY_KEYS = {"id", "name", "description", "uri", "version", "metadata"}
+_API_INFO_KEYS = {"version", "profile", "openapi_url"}
+
+KIND_LABELS = {
+    "service": ("service", "services"),
+    "organization": ("organization", "organizations"),
+    "service_at_location": ("service_at_location", "service_at_locations"),
+    "location": ("location", "locations"),
+    "taxonomy_term": ("taxonomy term", "taxonomy terms"),
+    "taxonomy": ("taxonomy", "taxonomies"),
+    "api_info": ("API information object", "API information objects"),
+}
+
+
+def classify(items: list[dict]) -> str:
+    keys: set[str] = set()
+    for item in items:
+        keys.update(item)
+    if not keys:
+        return "empty"
+    if keys <= _API_INFO_KEYS:
+        return "api_info"
+    if "name" not in keys and (
+        isinstance(items[0].get("location"), dict)
+        or isinstance(items[0].get("service"), dict)
+        or {"service_id", "location_id"} <= keys
+    ):
+        return "service_at_location"
+    if keys <= _TAXONOMY_KEYS and keys & {"uri", "version"}:
+        return "taxonomy"
+    scores = {
+        "service": len(keys & _SERVICE_KEYS),
+        "organization": len(keys & _ORGANIZATION_KEYS),
+        "location": len(keys & _LOCATION_KEYS),
+        "taxonomy_term": len(keys & _TERM_KEYS),
+    }
+    best = max(scores, key=scores.get)
+    if scores[best]:
+        return best
+    return "organization" if "name" in keys else "unknown"
+
+
+def _read_json_file(path: Path) -> Dataset:
+    problems: list[Problem] = []
+    document = _load_json(path, problems)
+    if isinstance(document, dict) and isinstance(document.get("resources"), list):
+        return _read_package(path)
+    dataset = Dataset(source=str(path), format="json", problems=problems)
+    if isinstance(document, dict) and document and all(k.endswith(".csv") for k in document):
+        return _read_tabular_json(path, document, dataset)
+    if isinstance(document, dict) and isinstance(document.get("contents"), list):
+        items, shape = document["contents"], "a paginated API response"
+    elif isinstance(document, list):
+        items, shape = document, "a list"
+    elif isinstance(document, dict):
+        items, shape = [document], "a single object"
+    else:
+        raise InputError(Problem(path.name, None, "", "expected a JSON object or list"))
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise InputError(Problem(path.name, index, "", "expected an object in the list"))
+    kind = classify(items)
+    if kind == "unknown":
+        raise InputError(
+            Problem(
+                path.name,
+                None,
+                "",
+                "cannot tell what these objects are: expected HSDS services, organizations, "
+                "service_at_locations, locations or taxonomy terms",
+            )
+        )
+    flattener = Flattener(dataset, path.name)
+    for index, item in enumerate(items, start=1):
+        flattener.top(kind, item, row=index)
+    singular, plural = KIND_LABELS.get(kind, (kind, kind))
+    count = len(items)
+    described = f"JSON, {shape} of {count} {singular if count == 1 else plural}"
+    if kind in ("api_info", "empty"):
+        described = f"JSON, {shape} with no directory records"
+    dataset.version = "3.0"
+    dataset.version_note = described + (
+        "; with HSDS 3.1 service capacities" if dataset.tables.get("service_capacity") else ""
+    )
+    return dataset
+
+
+def _read_tabular_json(path: Path, document: dict, dataset: Dataset) -> Dataset:
+    headers = {}
+    for key, rows in document.items():
+        table = key.removesuffix(".csv").lower()
+        if not isinstance(rows, list):
+            dataset.problems.append(Problem(path.name, None, key, "expected a list of rows"))
+            continue
+        records = []
+        for index, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                dataset.problems.append(Problem(path.name, index, key, "expected an object"))
+                continue
+            records.append(Record(table, dict(row), f"{path.name} {key}", index))
+        dataset.tables[table] = records
+        headers[table] = sorted({name for row in rows if isinstance(row, dict) for name in row})
+    dataset.format = "tabular"
+    dataset.version, note = detect_tabular_version(headers, None)
+    dataset.version_note = f"tabular JSON, {note}"
+    return dataset
+
+
+class Flattener:
+    """Turns nested HSDS 3.0 objects into table records, linking each child to its parent by id
+    the way the tabular form does. An object met twice (the same phone under the service and under
+    its location) becomes one record whose links are the union of both."""
+
+    def __init__(self, dataset: Dataset, file: str):
+        self.dataset = dataset
+        self.file = file
+        self.index: dict[tuple[str, str], Record] = {}
+        self.row = 0
+
+    def top(self, kind: str, item: dict, *, row: int) -> None:
+        self.row = row
+        handler = {
+            "service": self.service,
+            "organization": self.organization,
+            "service_at_location": self.service_at_location,
+            "location": self.location,
+            "taxonomy_term": self.taxonomy_term,
+            "taxonomy": self.taxonomy,
+        }.get(kind)
+        if handler:
+            handler(item, "")
+
+    # helpers
+
+    def _add(
+        self, table: str, obj: dict, path: str, links: dict | None = None, nested=(), force=None
+    ) -> str:
+        data = {
+            key: value
+            for key, value in obj.items()
+            if key not in nested and not isinstance(value, dict | list)
+        }
+        for key, value in obj.items():
+            if key in nested or not isinstance(value, dict | list) or not value:
+                continue
+            label = f"{table}.{key}" if key in ("attributes", "metadata") else key
+            self.dataset.add_not_imported(label)
+        for key, value in (links or {}).items():
+            if value is not None and is_blank(data.get(key)):
+                data[key] = value
+        data.update(force or {})  # nesting says more than the ids the object repeats
+        try:
+            record_id = scalar(obj.get("id"))
+        except BadValue:
+            record_id = None
+        if record_id is None:
+            self.dataset.tables.setdefault(table, []).append(
+                Record(table, data, self.file, self.row, path)
+            )
+            return ""
+        existing = self.index.get((table, record_id))
+        if existing is None:
+            record = Record(table, data, self.file, self.row, path)
+            self.index[(table, record_id)] = record
+            self.dataset.tables.setdefault(table, []).append(record)
+        else:
+            for key, value in data.items():
+                if is_blank(existing.data.get(key)) and not is_blank(value):
+                    existing.data[key] = value
+        return record_id
+
+    def _children(self, obj: dict, key: str, path: str, handler, **links) -> None:
+        value = obj.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.dataset.problems.append(
+                Problem(self.file, self.row, _join(path, key), "expected a list", ERROR)
+            )
+            return
+        for index, child in enumerate(value):
+            child_path = _join(path, f"{key}[{index}]")
+            if not isinstance(child, dict):
+                self.dataset.problems.append(
+                    Problem(self.file, self.row, child_path, "expected an object", ERROR)
+                )
+                continue
+            handler(child, child_path, **links)
+
+    def _child(self, obj: dict, key: str, path: str):
+        value = obj.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.dataset.problems.append(
+                Problem(self.file, self.row, _join(path, key), "expected an object", ERROR)
+            )
+            return None
+        return value
+
+    # tables
+
+    def organization(self, obj: dict, path: str) -> str:
+        nested = ("contacts", "phones", "locations", "services")
+        org_id = self._add("organizations", obj, path, nested=nested)
+        self._children(obj, "contacts", path, self.contact, organization_id=org_id)
+        self._children(obj, "phones", path, self.phone, organization_id=org_id)
+        self._children(obj, "locations", path, self.location, organization_id=org_id)
+        self._children(obj, "services", path, self.service, organization_id=org_id)
+        return org_id
+
+    def service(self, obj: dict, path: str, organization_id: str | None = None) -> str:
+        nested = (
+            "organization",
+            "phones",
+            "schedules",
+            "service_areas",
+            "service_at_locations",
+            "languages",
+            "required_documents",
+            "contacts",
+            "attributes",
+            "capacities",
+        )
+        organization = self._child(obj, "organization", path)
+        if organization is not None:
+            organization_id = self.organization(organization, _join(path, "organization"))
+        service_id = self._add(
+            "services", obj, path, {"organization_id": organization_id}, nested=nested
+        )
+        links = {"service_id": service_id}
+        self._children(obj, "phones", path, self.phone, **links)
+        self._children(obj, "schedules", path, self.schedule, **links)
+        self._children(obj, "service_areas", path, self.simple, table="service_areas", **links)
+        self._children(obj, "languages", path, self.simple, table="languages", **links)
+        self._children(
+            obj, "required_documents", path, self.simple, table="required_documents", **links
+        )
+        self._children(obj, "contacts", path, self.contact, **links)
+        self._children(obj, "service_at_locations", path, self.service_at_location, **links)
+        self._children(obj, "attributes", path, self.attribute, link_id=service_id)
+        self._children(obj, "capacities", path, self.capacity, **links)
+        return service_id
+
+    def service_at_location(self, obj: dict, path: str, service_id: str | None = None) -> str:
+        service = self._child(obj, "service", path)
+        if service is not None:
+            service_id = self.service(service, _join(path, "service"))
+        location = self._child(obj, "location", path)
+        location_id = None
+        if location is not None:
+            location_id = self.location(location, _join(path, "location"))
+        nested = ("service", "location", "contacts", "phones", "schedules")
+        sal_id = self._add(
+            "service_at_location",
+            obj,
+            path,
+            {"service_id": service_id, "location_id": location_id},
+            nested=nested,
+        )
+        links = {"service_at_location_id": sal_id}
+        self._children(obj, "contacts", path, self.contact, **links)
+        self._children(obj, "phones", path, self.phone, **links)
+        self._children(obj, "schedules", path, self.schedule, **links)
+        return sal_id
+
+    def location(self, obj: dict, path: str, organization_id: str | None = None) -> str:
+        nested = ("languages", "addresses", "contacts", "phones", "schedules")
+        location_id = self._add(
+            "locations", obj, path, {"organization_id": organization_id}, nested=nested
+        )
+        links = {"location_id": location_id}
+        self._children(obj, "languages", path, self.simple, table="languages", **links)
+        self._children(obj, "addresses", path, self.simple, table="addresses", **links)
+        self._children(obj, "contacts", path, self.contact, **links)
+        self._children(obj, "phones", path, self.phone, **links)
+        self._children(obj, "schedules", path, self.schedule, **links)
+        return location_id
+
+    def contact(self, obj: dict, path: str, **links) -> str:
+        contact_id = self._add("contacts", obj, path, links, nested=("phones",))
+        self._children(obj, "phones", path, self.phone, contact_id=contact_id)
+        return contact_id
+
+    def phone(self, obj: dict, path: str, **links) -> str:
+        phone_id = self._add("phones", obj, path, links, nested=("languages",))
+        self._children(obj, "languages", path, self.simple, table="languages", phone_id=phone_id)
+        return phone_id
+
+    def schedule(self, obj: dict, path: str, **links) -> str:
+        return self._add("schedules", obj, path, links)
+
+    def simple(self, obj: dict, path: str, *, table: str, **links) -> str:
+        return self._add(table, obj, path, links)
+
+    def attribute(self, obj: dict, path: str, link_id: str | None = None) -> str:
+        term = self._child(obj, "taxonomy_term", path)
+        links = {}
+        if term is not None:
+            links["taxonomy_term_id"] = self.taxonomy_term(term, _join(path, "taxonomy_term"))
+        force = {"link_id": link_id, "link_entity": "service"}
+        return self._add("attributes", obj, path, links, nested=("taxonomy_term",), force=force)
+
+    def taxonomy_term(self, obj: dict, path: str) -> str:
+        detail = self._child(obj, "taxonomy_detail", path)
+        links = {}
+        if detail is not None:
+            links["taxonomy_id"] = self.taxonomy(detail, _join(path, "taxonomy_detail"))
+        return self._add("taxonomy_terms", obj, path, links, nested=("taxonomy_detail",))
+
+    def taxonomy(self, obj: dict, path: str) -> str:
+        return self._add("taxonomies", obj, path)
+
+    def capacity(self, obj: dict, path: str, **links) -> str:
+        unit = self._child(obj, "unit", path)
+        if unit is not None:
+            links["unit_id"] = self._add("units", unit, _join(path, "unit"))
+            if not is_blank(unit.get("name")):
+                links["unit_name"] = unit.get("name")
+        return self._add("service_capacity", obj, path, links, nested=("unit",))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
