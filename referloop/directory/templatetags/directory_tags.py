@@ -8,6 +8,7 @@ from referloop.core.policy import AgencyPolicy
 register = template.Library()
 
 _DEFAULT_STALE_DAYS = AgencyPolicy().capacity_stale_days
+_DEFAULT_VERIFY_DAYS = AgencyPolicy().listing_verify_days
 
 
 def _stale_days(context) -> int:
@@ -44,3 +45,13 @@ def weekdays(byday: str) -> str:
 def capacity_badge(context, capacity):
     stale = capacity.updated_at < timezone.now() - timedelta(days=_stale_days(context))
     return {"capacity": capacity, "stale": stale, "stale_days": _stale_days(context)}
+
+
+@register.simple_tag
+def listing_stale(service) -> bool:
+    """Past the verification limit of the agency that keeps the listing (default 180 days)."""
+    limit = (
+        service.agency.policies.listing_verify_days if service.agency_id else _DEFAULT_VERIFY_DAYS
+    )
+    checked = service.last_verified_at or service.created_at
+    return checked < timezone.now() - timedelta(days=limit)

@@ -1,0 +1,72 @@
+"""Service pages: freshness of a listing, the verify action, and the public page's limits."""
+
+from datetime import timedelta
+
+import time_machine
+from django.utils import timezone
+
+from referloop.core.models import AuditEvent
+from tests.conftest import client_for
+from tests.directory import factories
+
+
+def _listing(cast, *, verified_days_ago: int):
+    organization = factories.organization(
+        network=cast.network, agency=cast.agency_a, name="Harbor House"
+    )
+    return factories.service(
+        organization=organization,
+        name="Harbor House Bridge",
+        last_verified_at=timezone.now() - timedelta(days=verified_days_ago),
+    )
+
+
+def test_a_listing_past_the_agency_limit_shows_as_out_of_date(cast):
+    fresh = _listing(cast, verified_days_ago=10)
+    stale = _listing(cast, verified_days_ago=200)
+    client = client_for(cast.coordinator)
+    assert b"Listing may be out of date" not in client.get(f"/services/{fresh.pk}/").content
+    assert b"Listing may be out of date" in client.get(f"/services/{stale.pk}/").content
+    # The owning agency's policy decides: with a 365-day limit the same listing is fine.
+    cast.agency_a.policy = {**cast.agency_a.policy, "listing_verify_days": 365}
+    cast.agency_a.save()
+    assert b"Listing may be out of date" not in client.get(f"/services/{stale.pk}/").content
+
+
+def test_verifying_a_listing_clears_its_worklist_item(cast):
+    stale = _listing(cast, verified_days_ago=200)
+    client = client_for(cast.coordinator)
+    assert "Verify listing" in client.get("/worklist/").content.decode()
+    with time_machine.travel(timezone.now(), tick=False):
+        response = client.post(f"/services/{stale.pk}/verify/")
+        assert response.status_code == 302
+        stale.refresh_from_db()
+        assert stale.last_verified_at == timezone.now()
+    page = client.get("/worklist/").content.decode()
+    assert "is verified as of today" in page  # the confirmation
+    assert "Verify listing" not in page
+
+
+def test_only_the_agency_that_runs_a_listing_may_verify_it(cast):
+    stale = _listing(cast, verified_days_ago=200)
+    before = stale.last_verified_at
+    response = client_for(cast.admin_b).post(f"/services/{stale.pk}/verify/")  # same network
+    assert response.status_code == 403
+    stale.refresh_from_db()
+    assert stale.last_verified_at == before
+    # Another network's people cannot even see it, and the refusal is audited.
+    response = client_for(cast.admin_c).post(f"/services/{stale.pk}/verify/")
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(user=cast.admin_c, action="access_denied").exists()
+
+
+def test_public_service_page_has_no_staff_actions_and_hides_defunct_services(client, cast):
+    listing = _listing(cast, verified_days_ago=10)
+    response = client.get(f"/directory/services/{listing.hsds_id}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Harbor House Bridge" in body
+    assert "Update capacity" not in body and "Mark as verified" not in body
+    listing.status = "defunct"
+    listing.save()
+    assert client.get(f"/directory/services/{listing.hsds_id}/").status_code == 404
