@@ -407,6 +407,9 @@ PARTNER_ORGANIZATIONS = [
         ],
     ),
 ]
+# Listings past the default 180-day verification limit, so those agencies' worklists show
+# "verify this listing" on a Monday morning.
+STALE_LISTING_DAYS = {"harbor-house": 190, "second-chance": 240}
 GENERATED_KINDS = [
     ProgramSpec("Recovery Residence", ["sober-living"], ["adults"], ["self-pay"], "beds", 12, 18),
     ProgramSpec(
@@ -458,8 +461,11 @@ class DirectoryBuilder:
         lon = COUNTY_CENTER[1] + self.rng.uniform(-0.3, 0.3)
         return town, postal_code, round(lat, 5), round(lon, 5)
 
-    def organization(self, name: str, agency: Agency | None, programs: list[ProgramSpec]):
-        verified_days_ago = self.rng.choice([5, 20, 60, 120, 200, 400])
+    def organization(
+        self, name: str, agency: Agency | None, programs: list[ProgramSpec], verified_days_ago=None
+    ):
+        if verified_days_ago is None:
+            verified_days_ago = self.rng.choice([5, 20, 60, 120, 200, 400])
         org = self._add(
             Organization(
                 network=self.network,
@@ -604,7 +610,12 @@ def directory_build(
     count = 0
     for slug, programs in AGENCY_PROGRAMS.items():
         if slug in by_slug:
-            builder.organization(by_slug[slug].name, by_slug[slug], programs)
+            builder.organization(
+                by_slug[slug].name,
+                by_slug[slug],
+                programs,
+                verified_days_ago=STALE_LISTING_DAYS.get(slug),
+            )
             count += len(programs)
     for name, programs in PARTNER_ORGANIZATIONS:
         builder.organization(name, None, programs)
