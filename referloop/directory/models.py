@@ -9,13 +9,27 @@ and a `source_id` (the id it had in the file it was imported from, for idempoten
 """
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from referloop.core.models import Agency, Network
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def service_freshness():
+    """A service's freshness: the later of last verified and capacity updated (never NULL).
+
+    Search orders by exactly this expression, and the `service_fresh_*` indexes are built on it,
+    so that a search ranked by freshness alone reads the first page straight from the index."""
+    return Greatest(
+        Coalesce("last_verified_at", Value(EPOCH)), Coalesce("capacity_updated_at", Value(EPOCH))
+    )
 
 
 class Status(models.TextChoices):
@@ -210,6 +224,23 @@ class Service(HsdsRecord):
             ),
             models.Index(fields=["agency", "last_verified_at"], name="service_agency_verified"),
             models.Index(fields=["organization"], name="service_organization"),
+            # The directory's default order (freshest first, then name) for active services:
+            # one network's directory, and the public one across networks.
+            models.Index(
+                F("network"),
+                service_freshness().desc(),
+                F("name"),
+                F("id"),
+                name="service_fresh_network",
+                condition=Q(status="active"),
+            ),
+            models.Index(
+                service_freshness().desc(),
+                F("name"),
+                F("id"),
+                name="service_fresh_public",
+                condition=Q(status="active"),
+            ),
         ]
 
     def __str__(self):

@@ -28,7 +28,7 @@ what could not be checked or is for information ("? court-ordered acceptance unk
 import math
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.db.models import (
     Case,
@@ -49,7 +49,6 @@ from django.db.models import (
 from django.db.models.functions import (
     ASin,
     Cast,
-    Coalesce,
     Cos,
     Greatest,
     Least,
@@ -63,6 +62,7 @@ from referloop.core.errors import DomainError
 from referloop.core.policy import AgencyPolicy
 from referloop.directory import fulltext
 from referloop.directory.models import (
+    EPOCH,
     Address,
     Language,
     Location,
@@ -72,6 +72,7 @@ from referloop.directory.models import (
     ServiceCapacity,
     Status,
     TaxonomyTerm,
+    service_freshness,
 )
 from referloop.directory.selectors import postal_code_point
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS
@@ -87,7 +88,6 @@ EARTH_RADIUS_MILES = 3958.8
 MILES_PER_DEGREE = 68.7
 
 FITS, UNKNOWN, FAILS = 0, 1, 1000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Genders a person may be described with, the words a program's `genders_served` may use for
 # each (imports are not always tidy), and how a reason names the group.
@@ -480,10 +480,16 @@ def _with_criteria(queryset, criteria: list[_Criterion], *, each: bool):
     return queryset.annotate(misfit=total)
 
 
-def _freshness():
-    return Greatest(
-        Coalesce("last_verified_at", Value(EPOCH)), Coalesce("capacity_updated_at", Value(EPOCH))
-    )
+def _freshness(*, indexed: bool = True):
+    """The freshness to rank by. `indexed=False` gives the same value by an expression the
+    `service_fresh_*` indexes do not match: with a text search, walking the index in freshness
+    order and testing the full-text match row by row is many times slower than finding the
+    matches through the full-text index and sorting them, yet PostgreSQL's LIMIT costing picks
+    the walk."""
+    freshness = service_freshness()
+    if indexed:
+        return freshness
+    return Greatest(*freshness.source_expressions, Value(EPOCH))
 
 
 # --- geometry ----------------------------------------------------------------------------------
@@ -542,22 +548,44 @@ def _hard_filtered(*, network, query: DirectoryQuery, terms, words):
     return services
 
 
-def _rank_without_origin(services, criteria, query: DirectoryQuery):
-    """The page's ids in rank order, from one ORDER BY ... LIMIT (plus a COUNT)."""
-    total = services.count()
-    num_pages, page = _pages(total, query)
+def _rank_without_origin(services, criteria, query: DirectoryQuery, *, words):
+    """The page's ids in rank order.
+
+    Ranked by freshness alone (no text, no soft criteria): a COUNT, then the page read in order
+    from a `service_fresh_*` index, which stops after the page. Otherwise every candidate has to
+    be scored and sorted anyway, so one query does it and counts them with a window."""
     ranked = services
     order = ["-freshness", "name", "pk"]
     if criteria:
         ranked = _with_criteria(ranked, criteria, each=False)
         order.insert(0, "misfit")
+    ranked = ranked.alias(freshness=_freshness(indexed=not words)).order_by(*order)
+    if criteria or words:
+        rows, total, page, num_pages = _counted_page(ranked, query, "pk")
+        return [pk for (pk,) in rows], {}, total, page, num_pages
+    total = services.count()
+    num_pages, page = _pages(total, query)
     start = (page - 1) * query.per_page
-    ids = list(
-        ranked.alias(freshness=_freshness())
-        .order_by(*order)
-        .values_list("pk", flat=True)[start : start + query.per_page]
-    )
+    ids = list(ranked.values_list("pk", flat=True)[start : start + query.per_page])
     return ids, {}, total, page, num_pages
+
+
+def _counted_page(ranked, query: DirectoryQuery, *fields):
+    """One page of `ranked` as (*fields, total) rows, the total from a window count.
+
+    A page past the last one shows the last page instead (one more query, to learn the total)."""
+    ranked = ranked.annotate(total=Window(Count("pk")))
+    page = query.page
+    while True:
+        start = (page - 1) * query.per_page
+        rows = list(ranked.values_list(*fields, "total")[start : start + query.per_page])
+        if rows or page == 1:
+            break
+        first = list(ranked.values_list("total", flat=True)[:1])
+        page = max(1, math.ceil(first[0] / query.per_page)) if first else 1
+    total = rows[0][-1] if rows else 0
+    num_pages = max(1, math.ceil(total / query.per_page))
+    return [row[:-1] for row in rows], total, page, num_pages
 
 
 def _distance_miles(origin: Origin, prefix: str):
@@ -589,23 +617,12 @@ def _rank_near(services, criteria, query: DirectoryQuery, origin: Origin):
         .annotate(distance=Min(_distance_miles(origin, prefix)))
         .filter(distance__lte=origin.within_miles)
         .alias(freshness=_freshness())
-        .annotate(total=Window(Count("pk")))
         .order_by(*order)
     )
-    page = query.page
-    while True:
-        start = (page - 1) * query.per_page
-        rows = list(ranked.values_list("pk", "distance", "total")[start : start + query.per_page])
-        if rows or page == 1:
-            break
-        # Past the last page: learn how many there are, then show the last page instead.
-        first = list(ranked.values_list("total", flat=True)[:1])
-        page = max(1, math.ceil(first[0] / query.per_page)) if first else 1
-    total = rows[0][2] if rows else 0
-    num_pages = max(1, math.ceil(total / query.per_page))
+    rows, total, page, num_pages = _counted_page(ranked, query, "pk", "distance")
     return (
-        [pk for pk, _, _ in rows],
-        {pk: distance for pk, distance, _ in rows},
+        [pk for pk, _ in rows],
+        {pk: distance for pk, distance in rows},
         total,
         page,
         num_pages,
@@ -654,7 +671,9 @@ def directory_search(
     services = _hard_filtered(network=network, query=query, terms=terms, words=words)
     criteria = _criteria(query, terms)
     if origin is None:
-        ids, nearest, total, page, num_pages = _rank_without_origin(services, criteria, query)
+        ids, nearest, total, page, num_pages = _rank_without_origin(
+            services, criteria, query, words=words
+        )
     else:
         ids, nearest, total, page, num_pages = _rank_near(services, criteria, query, origin)
     fetched = _page_services(ids, _criteria(query, terms, correlated=True))
