@@ -6,6 +6,7 @@ in `tests/directory/fixtures/`.
 """
 
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -39,8 +40,11 @@ EXAMPLES = SHARED / "v3.0" / "examples"
 SCHEMAS = SHARED / "v3.0" / "schema" / "compiled"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# A developer's odd checkout may lack shared/; CI always has it beside the clone, so there a
+# missing folder fails these tests instead of skipping them quietly.
 needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason=f"the shared HSDS data is not at {SHARED}"
+    not SHARED.is_dir() and not os.environ.get("CI"),
+    reason=f"the shared HSDS data is not at {SHARED}",
 )
 
 NETWORK_MODELS = (
