@@ -101,6 +101,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "referloop.core",
     "referloop.directory",
+    "referloop.clients",
+    "referloop.referrals",
     "referloop.worklist",
 ]
 

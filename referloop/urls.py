@@ -15,6 +15,8 @@ urlpatterns = [
     path("worklist/", include("referloop.worklist.urls")),
     path("services/", include("referloop.directory.urls")),
     path("directory/", include("referloop.directory.public_urls")),
+    path("referrals/", include("referloop.referrals.urls")),
+    path("r/", include("referloop.referrals.reply_urls")),
     path("", include("referloop.core.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from referloop.core.fields import EncryptedTextField
 from referloop.core.permissions import Role
 from referloop.core.policy import AgencyPolicy, policy_from_document
 
@@ -261,3 +262,65 @@ class SweepState(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class OutboundEmailQuerySet(TenantQuerySet):
+    def pending(self):
+        return self.filter(sent_at__isnull=True, cancelled_at__isnull=True)
+
+
+class OutboundEmail(models.Model):
+    """One e-mail Referloop sends: written in the transaction that decided to send it, then
+    delivered by the worker (claimed compare-and-set, so two workers never send it twice).
+
+    `dedupe_key` makes enqueueing idempotent ("the partner e-mail for referral 12", "Ana's digest
+    for 2026-11-24"). Without an SMTP host rows stay pending and administrators read them on the
+    Outbox page. Bodies can name a client (digests for staff): they are encrypted at rest.
+    """
+
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    to = models.EmailField(max_length=254)
+    reply_to = models.EmailField(max_length=254, blank=True)
+    subject = models.CharField(max_length=200)
+    body_text = EncryptedTextField()
+    body_html = EncryptedTextField(blank=True)
+    # Which object the message is about (e.g. "referrals.referral", "42"), for its timeline.
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    send_after = models.DateTimeField(default=timezone.now)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+
+    objects = OutboundEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["send_after"],
+                name="outbox_pending",
+                condition=models.Q(sent_at__isnull=True, cancelled_at__isnull=True),
+            ),
+            models.Index(fields=["agency", "-created_at"], name="outbox_agency_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} to {self.to}: {self.subject}"
+
+    @property
+    def state(self) -> str:
+        if self.sent_at:
+            return "sent"
+        if self.cancelled_at:
+            return "cancelled"
+        return "failing" if self.last_error else "pending"

@@ -1,0 +1,148 @@
+"""Reads for clients and consent, including the one function that decides whether information
+about a client may go to a recipient now."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from referloop.clients import matching
+from referloop.clients.models import Category, Client, Consent, Disclosure, RecipientClass
+
+FUZZY_NAME_THRESHOLD = 0.8
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    client: Client
+    why: str
+
+
+def client_possible_duplicates(
+    *, agency, first_name: str, last_name: str, date_of_birth: str, exclude_pk=None
+) -> list[PossibleDuplicate]:
+    """Clients of the agency who may be this person: the same name and date of birth, or a
+    similar name (same sound of the last name, or the same birth date) -- found through indexed
+    keyed hashes, compared decrypted only for those few candidates."""
+    exact = matching.name_dob_hash(first_name, last_name, date_of_birth) if date_of_birth else ""
+    sound = matching.last_name_sound_hash(last_name)
+    born = matching.dob_hash(date_of_birth)
+    lookup = Q(pk__in=[])
+    for column, value in (("name_dob_hash", exact), ("last_name_sound_hash", sound)):
+        if value:
+            lookup |= Q(**{column: value})
+    if born:
+        lookup |= Q(dob_hash=born)
+    candidates = Client.objects.for_agency(agency).filter(lookup)
+    if exclude_pk is not None:
+        candidates = candidates.exclude(pk=exclude_pk)
+    wanted = f"{first_name} {last_name}"
+    found = []
+    for client in candidates[:200]:
+        if exact and client.name_dob_hash == exact:
+            found.append(PossibleDuplicate(client, "same name and date of birth"))
+            continue
+        similarity = max(
+            matching.name_similarity(wanted, f"{client.first_name} {client.last_name}"),
+            matching.name_similarity(wanted, f"{client.preferred_name} {client.last_name}")
+            if client.preferred_name
+            else 0,
+        )
+        if similarity < FUZZY_NAME_THRESHOLD:
+            continue
+        same_birth = born and client.dob_hash == born
+        found.append(
+            PossibleDuplicate(
+                client,
+                "similar name and the same date of birth" if same_birth else "similar name",
+            )
+        )
+    found.sort(key=lambda item: item.why != "same name and date of birth")
+    return found
+
+
+def agency_clients(*, agency) -> QuerySet[Client]:
+    return Client.objects.for_agency(agency)
+
+
+def client_consents(*, client: Client) -> QuerySet[Consent]:
+    return client.consents.select_related("recipient_organization")
+
+
+def client_disclosures(*, client: Client) -> QuerySet[Disclosure]:
+    return client.disclosures.select_related("consent", "by")
+
+
+@dataclass(frozen=True)
+class DisclosureDecision:
+    allowed: bool
+    reason: str  # why not, in words a coordinator can act on; or what allows it
+    consent: Consent | None = None
+
+    def __bool__(self):
+        return self.allowed
+
+
+def consent_covers_recipient(consent: Consent, organization) -> bool:
+    if consent.recipient_organization_id is not None:
+        return organization is not None and consent.recipient_organization_id == organization.pk
+    if consent.recipient_class == RecipientClass.NETWORK_AGENCIES:
+        # Organizations that use Referloop in the consenting agency's own network.
+        return (
+            organization is not None
+            and organization.agency_id is not None
+            and organization.network_id == consent.agency.network_id
+        )
+    return False
+
+
+def disclosure_check(
+    *,
+    consent: Consent | None,
+    client: Client,
+    organization,
+    categories,
+    at: datetime | None = None,
+) -> DisclosureDecision:
+    """May these categories of information about `client` go to `organization` now, under
+    `consent`? Packets, e-mails, the partner page, exports and the API all ask this, and only
+    this. Read the consent fresh (a revocation a second ago counts)."""
+    at = at or timezone.now()
+    if consent is None:
+        return DisclosureDecision(False, "No consent is recorded for this referral.")
+    if consent.client_id != client.pk or consent.agency_id != client.agency_id:
+        return DisclosureDecision(False, "The consent belongs to another client.", consent)
+    state = consent.state_at(at)
+    if state == "revoked":
+        revoked_on = timezone.localdate(consent.revoked_at)
+        return DisclosureDecision(
+            False, f"The client revoked this consent on {revoked_on:%b %d, %Y}.", consent
+        )
+    if state == "ended":
+        return DisclosureDecision(
+            False, f"This consent ended ({consent.expiry_event or 'expiry event'}).", consent
+        )
+    if state == "expired":
+        return DisclosureDecision(
+            False, f"This consent expired on {consent.expires_on:%b %d, %Y}.", consent
+        )
+    if state != "in force":
+        return DisclosureDecision(False, "This consent is not signed yet.", consent)
+    if not consent_covers_recipient(consent, organization):
+        name = organization.name if organization is not None else "this recipient"
+        return DisclosureDecision(
+            False, f"The consent does not name {name} as a recipient.", consent
+        )
+    missing = [value for value in categories if value not in consent.categories]
+    if missing:
+        labels = ", ".join(Category(value).label for value in missing)
+        return DisclosureDecision(False, f"The consent does not cover: {labels}.", consent)
+    if Category.SUBSTANCE_USE in categories and not consent.part2:
+        return DisclosureDecision(
+            False,
+            "Substance-use information needs a consent that meets 42 CFR Part 2 "
+            "(a general release is not enough).",
+            consent,
+        )
+    return DisclosureDecision(True, f"Covered by consent #{consent.pk}.", consent)
