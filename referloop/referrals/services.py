@@ -9,6 +9,7 @@ page, the spreadsheet import and the CLI all call these; none of them repeats a 
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -174,7 +175,9 @@ def _recent_closed_referral(*, agency, client, now) -> Referral | None:
     return unresolved or recent.filter(closed_at__gte=window).order_by("-closed_at").first()
 
 
-def referral_create(*, agency, actor: Actor, data: ReferralData, request=None) -> Referral:
+def referral_create(
+    *, agency, actor: Actor, data: ReferralData, at: datetime | None = None, request=None
+) -> Referral:
     """A draft referral. A referral for a client whose last one bounced back (not accepted, or
     closed within the bounce-back window) links to it, and clears its "re-refer" item."""
     client, organization = data.client, data.organization
@@ -191,7 +194,7 @@ def referral_create(*, agency, actor: Actor, data: ReferralData, request=None) -
     if data.consent is not None and data.consent.client_id != client.pk:
         raise DomainError("That consent belongs to another client.", field="consent")
     owner = _valid_owner(agency, data.owner or actor.user)
-    now = timezone.now()
+    now = at or timezone.now()
     with transaction.atomic():
         bounced = _recent_closed_referral(agency=agency, client=client, now=now)
         referral = Referral(
@@ -337,7 +340,43 @@ def referral_send(
     return locked
 
 
+def referral_record_sent(
+    *, referral: Referral, actor: Actor, at: datetime | None = None, note: str = "", request=None
+) -> Referral:
+    """Records that a draft was sent outside Referloop (fax, phone, an imported tracking sheet):
+    the clock starts, but nothing is disclosed through Referloop, so no consent check and no
+    packet here -- a later packet or reply link still has to pass the consent gate."""
+    note = _clean_note(note)
+    with transaction.atomic():
+        locked = _locked(referral, None)
+        if locked.status != Status.DRAFT:
+            raise DomainError(
+                "Only a draft can be sent.", field="status", code="invalid_transition"
+            )
+        at = at or timezone.now()
+        locked.status = Status.REQUESTED
+        locked.sent_at = at
+        _save(locked, ["status", "sent_at"])
+        _event(
+            locked,
+            actor,
+            EventKind.SENT,
+            at=at,
+            from_status=Status.DRAFT,
+            to_status=Status.REQUESTED,
+            note=note,
+            data={"outside_referloop": True},
+        )
+        audit_record(
+            action="send", request=request, user=actor.user, agency=locked.agency, obj=locked
+        )
+    return locked
+
+
 # --- status transitions ----------------------------------------------------------------------
+
+# The outcome a status records unless another code is given.
+DEFAULT_DISPOSITION = {Status.IN_PROGRESS: "service_started", Status.COMPLETED: "completed"}
 
 # Moves the receiving side makes; when the receiver uses Referloop only its staff make them.
 RECEIVER_MOVES = frozenset(
@@ -361,7 +400,7 @@ def _may_move(referral: Referral, actor: Actor, to_status: str) -> bool:
     return not (referral.receiving_agency_id is not None and to_status in RECEIVER_MOVES)
 
 
-def _transition(
+def referral_transition(
     *,
     referral: Referral,
     actor: Actor,
@@ -375,6 +414,10 @@ def _transition(
     correction: bool = False,
     request=None,
 ) -> Referral:
+    """Moves a referral to `to_status` if TRANSITIONS allows it (or, with `correction`, when a
+    partner changes an earlier answer). Rejected needs a "not accepted" code; cancelled, on hold
+    and failed need a reason or a code; started and completed record their outcome code. `at`
+    backdates the change (imported history)."""
     reason = _clean_note(reason, field="reason", max_length=500)
     note = _clean_note(note)
     with transaction.atomic():
@@ -398,6 +441,9 @@ def _transition(
                 field="status",
                 code="forbidden",
             )
+        disposition = disposition or DEFAULT_DISPOSITION.get(to_status)
+        if to_status == Status.REJECTED and not disposition:
+            raise DomainError("Choose why the referral was not accepted.", field="disposition")
         code = None
         if disposition:
             code = disposition_for(agency=locked.agency, code=disposition, for_status=to_status)
@@ -455,123 +501,16 @@ def _transition(
     return locked
 
 
-def referral_receive(*, referral, actor, note="", version=None, request=None):
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.RECEIVED,
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_accept(*, referral, actor, note="", version=None, request=None):
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.ACCEPTED,
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_reject(
-    *, referral, actor, disposition, reason="", note="", version=None, request=None
-):
-    """Not accepted: needs a "not accepted" code. It bounces back to the owner to re-refer."""
-    if not disposition:
-        raise DomainError("Choose why the referral was not accepted.", field="disposition")
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.REJECTED,
-        disposition=disposition,
-        reason=reason,
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_start(*, referral, actor, note="", version=None, request=None):
-    """The service started: the outcome is known and the loop is closed for follow-up."""
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.IN_PROGRESS,
-        disposition="service_started",
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_hold(*, referral, actor, reason, note="", version=None, request=None):
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.ON_HOLD,
-        reason=reason,
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_complete(*, referral, actor, note="", version=None, request=None):
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.COMPLETED,
-        disposition="completed",
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_cancel(
-    *, referral, actor, reason, disposition=None, note="", version=None, request=None
-):
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.CANCELLED,
-        disposition=disposition,
-        reason=reason,
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-def referral_fail(
-    *, referral, actor, disposition=None, reason="", note="", version=None, request=None
-):
-    return _transition(
-        referral=referral,
-        actor=actor,
-        to_status=Status.FAILED,
-        disposition=disposition,
-        reason=reason,
-        note=note,
-        version=version,
-        request=request,
-    )
-
-
-TRANSITION_SERVICES = {
-    Status.RECEIVED: referral_receive,
-    Status.ACCEPTED: referral_accept,
-    Status.REJECTED: referral_reject,
-    Status.IN_PROGRESS: referral_start,
-    Status.ON_HOLD: referral_hold,
-    Status.COMPLETED: referral_complete,
-    Status.CANCELLED: referral_cancel,
-    Status.FAILED: referral_fail,
-}
+# Named transitions (what web forms, the API and the CLI call): each is the one transition
+# function with its target status fixed.
+referral_receive = partial(referral_transition, to_status=Status.RECEIVED)
+referral_accept = partial(referral_transition, to_status=Status.ACCEPTED)
+referral_reject = partial(referral_transition, to_status=Status.REJECTED)
+referral_start = partial(referral_transition, to_status=Status.IN_PROGRESS)
+referral_hold = partial(referral_transition, to_status=Status.ON_HOLD)
+referral_complete = partial(referral_transition, to_status=Status.COMPLETED)
+referral_cancel = partial(referral_transition, to_status=Status.CANCELLED)
+referral_fail = partial(referral_transition, to_status=Status.FAILED)
 
 
 # --- partner answers (reply page and receiving agency alike) ---------------------------------
@@ -643,7 +582,7 @@ def referral_partner_answer(
         # Implied steps: a partner who answers "service started" has received and accepted it.
         for step in (Status.RECEIVED, Status.ACCEPTED):
             if to_status in TRANSITIONS[step] and step in allowed:
-                _transition(
+                referral_transition(
                     referral=referral,
                     actor=actor,
                     to_status=step,
@@ -653,7 +592,7 @@ def referral_partner_answer(
                 break
         current = Referral.objects.only("status").get(pk=referral.pk).status
     correction = may_correct and to_status not in TRANSITIONS[current]
-    return _transition(
+    return referral_transition(
         referral=referral,
         actor=actor,
         to_status=to_status,
