@@ -146,3 +146,25 @@ def disclosure_check(
             consent,
         )
     return DisclosureDecision(True, f"Covered by consent #{consent.pk}.", consent)
+
+
+def client_search(*, agency, text: str, limit: int = 50) -> list[Client]:
+    """Clients whose name sounds like `text` ("smyth" finds Smith). Names are encrypted, so the
+    indexed phonetic hash of the last word narrows the rows and the few candidates are compared
+    decrypted; the whole agency's clients are never decrypted for a search."""
+    words = text.split()
+    if not words:
+        return []
+    sounds = {matching.last_name_sound_hash(word) for word in words} - {""}
+    candidates = Client.objects.for_agency(agency).filter(last_name_sound_hash__in=sounds)[:500]
+    scored = []
+    for client in candidates:
+        names = (
+            f"{client.first_name} {client.last_name}",
+            f"{client.preferred_name} {client.last_name}",
+        )
+        score = max(matching.name_similarity(text, name) for name in names)
+        if len(words) == 1 or score >= 0.6:
+            scored.append((score, client))
+    scored.sort(key=lambda pair: -pair[0])
+    return [client for _, client in scored[:limit]]

@@ -93,3 +93,12 @@ def referral(
 
 def send(referral, *, actor):
     return referral_send(referral=referral, actor=Actor(user=actor, agency=referral.agency))
+
+
+def sample_referral(*, agency, actor, sent=True, partner_agency=None, name="Harbor House"):
+    """A whole referral in one call: partner, client, consent, referral (sent unless told not)."""
+    org, service = partner(network=agency.network, agency=partner_agency, name=name)
+    person = client(agency=agency, actor=actor)
+    covering = consent(client=person, organization=org)
+    made = referral(client=person, organization=org, service=service, consent=covering, actor=actor)
+    return send(made, actor=actor) if sent else made

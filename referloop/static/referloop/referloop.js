@@ -11,6 +11,17 @@
     // Forms with errors: move focus to the summary so screen readers and keyboards land there.
     var summary = document.querySelector("[data-error-summary]");
     if (summary) { summary.focus(); }
+    // Copy buttons (tracking IDs people read out or paste into e-mails).
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.querySelector(button.getAttribute("data-copy"));
+        if (source && navigator.clipboard) {
+          navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+            button.textContent = "Copied";
+          });
+        }
+      });
+    });
   });
 
   function typing(target) {
@@ -26,7 +37,16 @@
       if (search) { event.preventDefault(); search.focus(); }
       return;
     }
-    var rows = Array.prototype.slice.call(document.querySelectorAll("[data-keyboard-list] > li"));
+    if (event.key === "l") {  // "log": jump into the page's log form (a follow-up, a call)
+      var logForm = document.querySelector("[data-shortcut=l]");
+      if (logForm) {
+        event.preventDefault();
+        logForm.closest("form").querySelector("select, textarea, input:not([type=hidden])").focus();
+      }
+      return;
+    }
+    var rows = Array.prototype.slice.call(document.querySelectorAll(
+      "[data-keyboard-list] > li, [data-keyboard-list] > tbody > tr"));
     if (!rows.length) { return; }
     if (event.key === "j" || event.key === "k") {
       selected = Math.max(0, Math.min(rows.length - 1, selected + (event.key === "j" ? 1 : -1)));
@@ -34,6 +54,9 @@
       var action = rows[selected].querySelector("a, button");
       if (action) { action.focus(); }
       event.preventDefault();
+    } else if (event.key === "Enter" && selected >= 0 && rows[selected]) {
+      var link = rows[selected].querySelector("a");
+      if (link && document.activeElement !== link) { link.click(); event.preventDefault(); }
     }
   });
 })();
