@@ -45,7 +45,7 @@ def test_create_flow_sends_to_a_partner_outside_referloop(cast):
 
 
 def test_without_consent_the_draft_is_kept_and_the_reason_shown(cast):
-    org, service = factories.partner(network=cast.network)
+    _, service = factories.partner(network=cast.network)
     person = factories.client(agency=cast.agency_a)
     browser = client_for(cast.coordinator)
     url = f"{reverse('referrals:create')}?client={person.pk}&service={service.pk}"
