@@ -90,7 +90,9 @@ def client_create(request):
             messages.success(request, f"{client.display_name} is recorded.")
             next_url = request.GET.get("next", "")
             if next_url == "referral":
-                return redirect(f"{reverse('referrals:create')}?client={client.pk}")
+                service = request.GET.get("service", "")
+                service_part = f"&service={service}" if service.isdigit() else ""
+                return redirect(f"{reverse('referrals:create')}?client={client.pk}{service_part}")
             return redirect("clients:detail", pk=client.pk)
     status = 400 if form.errors else (409 if duplicates else 200)
     return render(

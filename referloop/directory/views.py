@@ -31,7 +31,14 @@ def _search_context(request, *, network, public: bool) -> dict:
             )
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
-    return {"form": form, "page": page, "public": public}
+    refer_client = "" if public else request.GET.get("refer_client", "")
+    return {
+        "form": form,
+        "page": page,
+        "public": public,
+        # Choosing a service for a new referral: results offer "Refer here" (ids only, no names).
+        "refer_client": refer_client if refer_client.isdigit() else "",
+    }
 
 
 @agency_member_required(Perm.VIEW)
