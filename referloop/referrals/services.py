@@ -715,3 +715,55 @@ def referral_due_refresh(*, referral: Referral) -> Referral:
     Referral.objects.filter(pk=referral.pk).update(next_due_at=due.at, due_reason=due.reason)
     referral.next_due_at, referral.due_reason = due.at, due.reason
     return referral
+
+
+# --- disposition codes (agency settings) -------------------------------------------------------
+
+# Codes the life cycle itself records (service started, completed, no-show): they may be renamed
+# but not retired, or partner answers would have nothing to record.
+LIFE_CYCLE_CODES = frozenset({"service_started", "completed", "client_no_show"})
+
+
+def disposition_code_create(*, agency, actor, code: str, label: str, kind: str, request=None):
+    code = (code or "").strip().lower().replace(" ", "_").replace("-", "_")
+    if not code or len(code) > 40 or not code.replace("_", "").isalnum():
+        raise DomainError("Use letters, digits and underscores (at most 40).", field="code")
+    label = _clean_note(label, field="label", max_length=100)
+    if not label:
+        raise DomainError("Give the code a label people will read.", field="label")
+    if kind not in DispositionKind.values:
+        raise DomainError("Choose what the code is for.", field="kind")
+    if DispositionCode.objects.for_agency(agency).filter(code=code).exists():
+        raise DomainError(f"The code '{code}' already exists.", field="code")
+    with transaction.atomic():
+        created = DispositionCode.objects.create(
+            agency=agency,
+            code=code,
+            label=label,
+            kind=kind,
+            position=DispositionCode.objects.for_agency(agency).count(),
+        )
+        audit_record(action="create", request=request, user=actor, agency=agency, obj=created)
+    return created
+
+
+def disposition_code_update(*, disposition, actor, label: str, is_active: bool, request=None):
+    label = _clean_note(label, field="label", max_length=100)
+    if not label:
+        raise DomainError("Give the code a label people will read.", field="label")
+    if not is_active and disposition.code in LIFE_CYCLE_CODES:
+        raise DomainError(
+            f"“{disposition.label}” is recorded by the life cycle itself; rename it instead.",
+            field="is_active",
+        )
+    disposition.label, disposition.is_active = label, is_active
+    with transaction.atomic():
+        disposition.save(update_fields=["label", "is_active"])
+        audit_record(
+            action="update",
+            request=request,
+            user=actor,
+            agency=disposition.agency,
+            obj=disposition,
+        )
+    return disposition
