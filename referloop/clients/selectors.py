@@ -2,13 +2,17 @@
 about a client may go to a recipient now."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from referloop.clients import matching
 from referloop.clients.models import Category, Client, Consent, Disclosure, RecipientClass
+from referloop.core.due import DueItem
+from referloop.core.permissions import Perm, has_perm
+from referloop.core.timeutils import local_midnight_utc
 
 FUZZY_NAME_THRESHOLD = 0.8
 
@@ -168,3 +172,53 @@ def client_search(*, agency, text: str, limit: int = 50) -> list[Client]:
             scored.append((score, client))
     scored.sort(key=lambda pair: -pair[0])
     return [client for _, client in scored[:limit]]
+
+
+CONSENT_RENEWAL_NOTICE = timedelta(days=14)
+
+
+def consent_due_items(*, agency, member, until: datetime) -> list[DueItem]:
+    """The worklist's "consent expiring" items: consents in force that expire within two weeks
+    of `until`, unless the client already has a newer consent for the same recipient. They go
+    to the person who recorded the consent (member None: the whole agency)."""
+    if member is not None and (member.agency_id != agency.pk or not has_perm(member, Perm.WRITE)):
+        return []
+    same_recipient = Q(recipient_organization_id=OuterRef("recipient_organization_id")) | (
+        Q(recipient_class=OuterRef("recipient_class")) & ~Q(recipient_class="")
+    )
+    newer = Consent.objects.filter(
+        same_recipient,
+        client_id=OuterRef("client_id"),
+        signed_at__gt=OuterRef("signed_at"),
+        revoked_at__isnull=True,
+        ended_at__isnull=True,
+    )
+    expiring = (
+        Consent.objects.for_agency(agency)
+        .in_force()
+        .filter(expires_on__lte=(until + CONSENT_RENEWAL_NOTICE).date())
+        .exclude(Exists(newer))
+        .select_related("client", "recipient_organization")
+        .order_by("expires_on", "pk")
+    )
+    if member is not None:
+        expiring = expiring.filter(recorded_by=member.user_id)
+    items = []
+    for consent in expiring:
+        due_at = local_midnight_utc(agency, consent.expires_on) - CONSENT_RENEWAL_NOTICE
+        items.append(
+            DueItem(
+                key=f"consent-expiring:{consent.pk}",
+                kind="consent_expiring",
+                kind_label="Consent expiring",
+                subject=consent.client.display_name,
+                reason=f"The consent to share with {consent.recipient_label} expires on "
+                f"{consent.expires_on:%b %d, %Y}: ask the client to renew it, or let it lapse.",
+                due_at=due_at,
+                action_label="Renew consent",
+                action_url=reverse("clients:detail", kwargs={"pk": consent.client_id})
+                + "#consents-heading",
+                owner_id=consent.recorded_by_id,
+            )
+        )
+    return items
