@@ -285,9 +285,11 @@ WORKER_IDLE_SECONDS = env_int("REFERLOOP_WORKER_INTERVAL", 5)
 # handler (see referloop/core/management/dispatch.py), so core never imports the apps.
 REFERLOOP_IMPORTERS = {
     "hsds": "referloop.directory.hsds.cli.import_command",
+    "referrals": "referloop.referrals.sheet_cli.import_command",
 }
 REFERLOOP_EXPORTERS = {
     "hsds": "referloop.directory.hsds.cli.export_command",
+    "referrals": "referloop.referrals.sheet_cli.export_command",
 }
 
 # --- API ---------------------------------------------------------------------------------------
