@@ -1,13 +1,26 @@
 """The one-page referral packet: exactly the client information the consent allows, the
 safe-contact rules, a summary of the consent and -- when substance-use information is included --
-the 42 CFR Part 2 redisclosure notice. What was shared is kept as a snapshot (`Packet`)."""
+the 42 CFR Part 2 redisclosure notice. What was shared is kept as a snapshot (`Packet`).
+
+Showing a stored packet again can be a new disclosure: the PDF handed to a partner, or the
+receiving agency opening it. `packet_release` checks the consent *now* and writes the ledger row
+in the same transaction, so a revocation a second ago stops it and every release is on record.
+"""
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 
+from django.contrib.staticfiles import finders
+from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from referloop.clients.models import Category
-from referloop.referrals.models import Packet
+from referloop.clients.models import Category, Channel
+from referloop.clients.selectors import DisclosureDecision, client_disclosures, disclosure_check
+from referloop.clients.services import disclosure_record
+from referloop.core.timeutils import agency_today, agency_zone, local_midnight_utc
+from referloop.referrals.models import Packet, Urgency
 
 # 42 CFR 2.32(a)(2) as amended by the 2024 final rule (89 FR 12472), "Statement 2". Every
 # consented disclosure of Part 2 information carries it, with the consent summary (2.32(b)).
@@ -17,6 +30,17 @@ REVOCATION_STATEMENT = (
     "already been taken in reliance on it. Revocation stops future disclosures; it does not "
     "undo past ones."
 )
+# Which category each client field of the packet belongs to: a field is filled only when its
+# category is shared (tests hold every packet against this map).
+CLIENT_FIELD_CATEGORIES = {
+    "name": Category.IDENTITY,
+    "date_of_birth": Category.IDENTITY,
+    "preferred_language": Category.IDENTITY,
+    "phone": Category.CONTACT,
+    "email": Category.CONTACT,
+    "address": Category.CONTACT,
+}
+PACKET_CSS = "referloop/packet.css"
 
 
 def safe_contact_rules(client) -> list[str]:
@@ -38,63 +62,97 @@ def safe_contact_rules(client) -> list[str]:
     return rules
 
 
-def consent_summary(consent) -> dict:
+def _local_date(moment: datetime, agency) -> str:
+    return f"{timezone.localtime(moment, agency_zone(agency)):%B %d, %Y}"
+
+
+def consent_summary(consent, *, agency, identity_shared: bool) -> dict:
+    """The explanation of the consent's scope that 42 CFR 2.32(b) asks to accompany a Part 2
+    disclosure. The signer is named only when the packet shares the client's identity anyway:
+    usually the client signs, so their name would otherwise leak through the summary."""
     if consent.expires_on:
         expiry = f"on {consent.expires_on:%B %d, %Y}"
     elif consent.expiry_event:
         expiry = f"at {consent.expiry_event}"
     else:
         expiry = "no expiry"
+    signer = consent.get_signer_display()
     return {
         "id": consent.pk,
         "recipient": consent.recipient_label,
         "categories": consent.category_labels,
         "purpose": consent.purpose,
-        "signed_on": f"{timezone.localtime(consent.signed_at):%B %d, %Y}",
-        "signed_by": consent.signed_by_name,
-        "signer": consent.get_signer_display(),
+        "signed_on": _local_date(consent.signed_at, agency),
+        "signed_by": f"{consent.signed_by_name} ({signer.lower()})" if identity_shared else signer,
         "expires": expiry,
         "part2": consent.part2,
         "revocation": REVOCATION_STATEMENT,
     }
 
 
-def packet_content(*, referral) -> dict:
-    """The packet's fields: each client field only when its category is in the referral's
-    shared categories (which the consent check has already held against the consent)."""
-    shared = set(referral.categories)
+def shared_categories(referral) -> list[str]:
+    """What the packet may hold: the categories the referral shares *and* its consent covers
+    (substance use only under a Part 2 consent), in Category order. The consent gate refuses a
+    send that asks for more; this keeps the packet minimal even if something upstream slipped."""
+    consent = referral.consent
+    if consent is None:
+        return []
+    wanted = set(referral.categories) & set(consent.categories)
+    if not consent.part2:
+        wanted.discard(Category.SUBSTANCE_USE)
+    return [value for value in Category.values if value in wanted]
+
+
+def _client_fields(client, shared: set[str]) -> dict:
+    values = {
+        "name": client.display_name,
+        "date_of_birth": client.date_of_birth,
+        "preferred_language": client.preferred_language,
+        # A safe number or address, when recorded, is the one to use.
+        "phone": client.safe_phone or client.phone,
+        # Only when the client agreed to e-mail: the partner has no use for the address otherwise.
+        "email": (client.safe_email or client.email) if client.email_ok else "",
+        "address": "" if client.do_not_disclose_location else client.address,
+    }
+    return {
+        name: value
+        for name, value in values.items()
+        if CLIENT_FIELD_CATEGORIES[name] in shared and value
+    }
+
+
+def packet_content(*, referral, at: datetime | None = None) -> dict:
+    """The packet's fields as they are shared at `at` (default now): each client field only when
+    its category is shared (see `shared_categories`), nothing about the client otherwise."""
+    categories = shared_categories(referral)
+    shared = set(categories)
     client = referral.client
-    content = {
+    agency = referral.agency
+    return {
         "tracking_id": referral.tracking_id,
-        "sender": referral.agency.name,
+        "date": _local_date(at or timezone.now(), agency),
+        "sender": agency.name,
         "owner": str(referral.owner),
         "owner_email": referral.owner.email,
         "organization": referral.organization.name,
         "service": referral.service.name if referral.service_id else "",
+        "contact_name": referral.contact_name,
         "urgency": referral.get_urgency_display(),
-        "created_on": f"{timezone.localtime(referral.created_at):%B %d, %Y}",
-        "categories": [Category(value).label for value in Category.values if value in shared],
-        "client": {},
-        "reason": "",
-        "needs": [],
-        "safe_contact": [],
-        "consent": consent_summary(referral.consent) if referral.consent_id else None,
+        "urgent": referral.urgency != Urgency.ROUTINE,
+        "categories": [Category(value).label for value in categories],
+        "client": _client_fields(client, shared),
+        "reason": referral.reason if Category.REASON in shared else "",
+        "needs": [term.name for term in referral.needs.all()] if Category.REASON in shared else [],
+        "safe_contact": safe_contact_rules(client) if Category.CONTACT in shared else [],
+        "consent": (
+            consent_summary(
+                referral.consent, agency=agency, identity_shared=Category.IDENTITY in shared
+            )
+            if referral.consent_id
+            else None
+        ),
         "part2_notice": PART2_NOTICE if Category.SUBSTANCE_USE in shared else "",
     }
-    if Category.IDENTITY in shared:
-        content["client"]["name"] = client.display_name
-        content["client"]["date_of_birth"] = client.date_of_birth
-        content["client"]["preferred_language"] = client.preferred_language
-    if Category.CONTACT in shared:
-        content["client"]["phone"] = client.safe_phone or client.phone
-        content["client"]["email"] = client.safe_email or client.email
-        if not client.do_not_disclose_location:
-            content["client"]["address"] = client.address
-        content["safe_contact"] = safe_contact_rules(client)
-    if Category.REASON in shared:
-        content["reason"] = referral.reason
-        content["needs"] = [term.name for term in referral.needs.all()]
-    return content
 
 
 def packet_snapshot(*, referral, by=None) -> Packet:
@@ -103,7 +161,7 @@ def packet_snapshot(*, referral, by=None) -> Packet:
         agency_id=referral.agency_id,
         referral=referral,
         consent_id=referral.consent_id,
-        categories=list(referral.categories),
+        categories=shared_categories(referral),
         content=json.dumps(packet_content(referral=referral)),
         created_by=by,
     )
@@ -111,3 +169,105 @@ def packet_snapshot(*, referral, by=None) -> Packet:
 
 def packet_data(packet: Packet) -> dict:
     return json.loads(packet.content)
+
+
+# --- the consent gate for packets ----------------------------------------------------------------
+
+
+def referral_packet_check(*, referral) -> DisclosureDecision:
+    """May the referral's packet go to its receiver now? (The preview asks before showing.)"""
+    return disclosure_check(
+        consent=referral.consent,
+        client=referral.client,
+        organization=referral.organization,
+        categories=referral.categories,
+    )
+
+
+def stored_packet_check(*, packet: Packet) -> DisclosureDecision:
+    """May this stored packet be disclosed again now, under the consent it was sent under?"""
+    referral = packet.referral
+    return disclosure_check(
+        consent=packet.consent,
+        client=referral.client,
+        organization=referral.organization,
+        categories=packet.categories,
+    )
+
+
+def packet_pdf(content: dict) -> bytes:
+    """The packet as a one-page PDF. WeasyPrint fetches nothing: the stylesheet is passed in and
+    every URL in the document is refused."""
+    from weasyprint import CSS, HTML  # costs about a second: only when a PDF is asked for
+    from weasyprint.urls import URLFetcher
+
+    with open(finders.find(PACKET_CSS), encoding="utf-8") as css_file:
+        stylesheet = CSS(string=css_file.read())
+    html = render_to_string("referrals/packet_pdf.html", {"packet": content})
+    no_fetching = URLFetcher(allowed_protocols=())
+    return HTML(string=html, url_fetcher=no_fetching).write_pdf(stylesheets=[stylesheet])
+
+
+@dataclass(frozen=True)
+class Release:
+    decision: DisclosureDecision
+    pdf: bytes | None = None
+
+    def __bool__(self):
+        return bool(self.decision)
+
+
+def _inbox_release_recorded_today(packet: Packet, agency) -> bool:
+    since = local_midnight_utc(agency, agency_today(agency))
+    return (
+        client_disclosures(client=packet.referral.client)
+        .filter(
+            channel=Channel.AGENCY_INBOX,
+            object_type=Packet._meta.label_lower,
+            object_id=str(packet.pk),
+            at__gte=since,
+        )
+        .exists()
+    )
+
+
+def packet_release(*, packet: Packet, agency, by, as_pdf: bool) -> Release:
+    """Shows a stored packet where that is a new disclosure: the sending agency's PDF (made to be
+    handed to the partner: a ledger row every time, channel "Packet PDF"), or the receiving
+    agency opening it (HTML or PDF: a ledger row at most once a day, channel "agency inbox").
+
+    The packet and its consent are locked, the consent checked, the ledger written and the PDF
+    rendered in one transaction: a concurrent revocation waits or wins, and a ledger row exists
+    exactly when the packet was released."""
+    with transaction.atomic():
+        locked = (
+            Packet.objects.select_for_update(of=("self", "consent"))
+            .select_related(
+                "consent",
+                "consent__recipient_organization",
+                "referral",
+                "referral__client",
+                "referral__organization",
+            )
+            .get(pk=packet.pk)
+        )
+        decision = stored_packet_check(packet=locked)
+        if not decision:
+            return Release(decision)
+        referral = locked.referral
+        by_sender = agency.pk == referral.agency_id
+        if by_sender or not _inbox_release_recorded_today(locked, agency):
+            disclosure_record(
+                consent=locked.consent,
+                channel=Channel.PACKET_PDF if by_sender else Channel.AGENCY_INBOX,
+                recipient_name=referral.organization.name if by_sender else agency.name,
+                categories=locked.categories,
+                description=(
+                    f"Referral packet {referral.tracking_id} as PDF, to hand to the partner"
+                    if by_sender
+                    else f"Referral packet {referral.tracking_id} opened by the receiving agency"
+                ),
+                obj=locked,
+                by=by,
+            )
+        return Release(decision, packet_pdf(packet_data(locked)) if as_pdf else None)
