@@ -12,7 +12,7 @@ from referloop.clients import matching
 from referloop.clients.models import Category, Client, Consent, Disclosure, RecipientClass
 from referloop.core.due import DueItem
 from referloop.core.permissions import Perm, has_perm
-from referloop.core.timeutils import local_midnight_utc
+from referloop.core.timeutils import agency_zone, local_midnight_utc
 
 FUZZY_NAME_THRESHOLD = 0.8
 
@@ -119,7 +119,7 @@ def disclosure_check(
         return DisclosureDecision(False, "The consent belongs to another client.", consent)
     state = consent.state_at(at)
     if state == "revoked":
-        revoked_on = timezone.localdate(consent.revoked_at)
+        revoked_on = consent.revoked_at.astimezone(agency_zone(client.agency)).date()
         return DisclosureDecision(
             False, f"The client revoked this consent on {revoked_on:%b %d, %Y}.", consent
         )

@@ -254,7 +254,7 @@ def referral_bounce_resolve(*, referral: Referral, actor: Actor, note: str) -> R
     return Referral.objects.get(pk=referral.pk)
 
 
-def _send_refusal(referral: Referral) -> str | None:
+def send_refusal(referral: Referral) -> str | None:
     """Why this referral may not leave the agency now, or None."""
     client = referral.client
     if client.do_not_contact:
@@ -284,60 +284,65 @@ def referral_send(
     """Sends a draft: checks safe-contact rules and consent, snapshots the packet (and records
     the disclosure), then either delivers to the receiving agency's inbox (when the organization
     uses Referloop) or e-mails the partner a reply link."""
-    from referloop.referrals import packets, replies  # the packet and link modules use services
-
     with transaction.atomic():
         locked = _locked(referral, version)
         if locked.status != Status.DRAFT:
             raise DomainError(
                 "Only a draft can be sent.", field="status", code="invalid_transition"
             )
-        refusal = _send_refusal(locked)
-        if refusal:
-            audit_record(
-                action="send_refused",
-                request=request,
-                user=actor.user,
-                agency=locked.agency,
-                obj=locked,
-                outcome="denied",
-                detail={"reason": refusal},
-            )
-            raise DomainError(refusal, field="consent", code="consent")
-        now = timezone.now()
-        receiving_agency = locked.organization.agency
-        locked.status = Status.REQUESTED
-        locked.sent_at = now
-        locked.receiving_agency = receiving_agency
-        _save(locked, ["status", "sent_at", "receiving_agency"])
-        packet = packets.packet_snapshot(referral=locked, by=actor.user)
-        channel = Channel.AGENCY_INBOX if receiving_agency else Channel.PACKET_EMAIL
-        recipient = receiving_agency.name if receiving_agency else locked.organization.name
-        disclosure_record(
-            consent=locked.consent,
-            channel=channel,
-            recipient_name=recipient,
-            recipient_address="" if receiving_agency else locked.contact_email,
-            categories=locked.categories,
-            description=f"Referral packet {locked.tracking_id}",
-            obj=packet,
-            by=actor.user,
-        )
-        _event(
-            locked,
-            actor,
-            EventKind.SENT,
-            at=now,
-            from_status=Status.DRAFT,
-            to_status=Status.REQUESTED,
-            data={"to": recipient, "channel": channel},
-        )
-        if receiving_agency is None:
-            replies.partner_email_queue(referral=locked, actor=actor)
+        refusal = send_refusal(locked)
+        if refusal is None:
+            _deliver(locked, actor, request=request)
+    if refusal is not None:
+        # Recorded after the (empty) transaction ended, so the refusal itself stays on record.
         audit_record(
-            action="send", request=request, user=actor.user, agency=locked.agency, obj=locked
+            action="send_refused",
+            request=request,
+            user=actor.user,
+            agency=locked.agency,
+            obj=locked,
+            outcome="denied",
+            detail={"reason": refusal},
         )
+        raise DomainError(refusal, field="consent", code="consent")
     return locked
+
+
+def _deliver(locked: Referral, actor: Actor, *, request) -> None:
+    """The sending itself (inside referral_send's transaction, once every check passed)."""
+    from referloop.referrals import packets, replies  # the packet and link modules use services
+
+    now = timezone.now()
+    receiving_agency = locked.organization.agency
+    locked.status = Status.REQUESTED
+    locked.sent_at = now
+    locked.receiving_agency = receiving_agency
+    _save(locked, ["status", "sent_at", "receiving_agency"])
+    packet = packets.packet_snapshot(referral=locked, by=actor.user)
+    channel = Channel.AGENCY_INBOX if receiving_agency else Channel.PACKET_EMAIL
+    recipient = receiving_agency.name if receiving_agency else locked.organization.name
+    disclosure_record(
+        consent=locked.consent,
+        channel=channel,
+        recipient_name=recipient,
+        recipient_address="" if receiving_agency else locked.contact_email,
+        categories=locked.categories,
+        description=f"Referral packet {locked.tracking_id}",
+        obj=packet,
+        by=actor.user,
+    )
+    _event(
+        locked,
+        actor,
+        EventKind.SENT,
+        at=now,
+        from_status=Status.DRAFT,
+        to_status=Status.REQUESTED,
+        data={"to": recipient, "channel": channel},
+    )
+    if receiving_agency is None:
+        replies.partner_email_queue(referral=locked, actor=actor)
+    audit_record(action="send", request=request, user=actor.user, agency=locked.agency, obj=locked)
 
 
 def referral_record_sent(

@@ -40,6 +40,7 @@ from referloop.referrals.models import (
     Status,
 )
 from referloop.referrals.packets import packet_data, safe_contact_rules
+from referloop.referrals.packets import packet_release as release_packet
 from referloop.referrals.services import Actor, ReferralData
 
 PAGE_SIZE = 50
@@ -297,6 +298,7 @@ def _detail_context(request, referral, **forms) -> dict:
         "bounce_form": forms.get("bounce_form") or BounceResolveForm(),
         "packets": list(referral.packets.order_by("-created_at")) if not receiver else [],
         "packet": packet_data(latest_packet) if receiver and latest_packet else None,
+        "latest_packet": latest_packet,
         "chain": selectors.referral_chain(referral=referral) if not receiver else [],
         "closed": referral.status in CLOSED,
         "needs_rerefer": referral.status == Status.REJECTED
@@ -313,15 +315,14 @@ def referral_detail(request, pk):
     referral = _referral(request, pk)
     context = _detail_context(request, referral)
     if context["receiver"] and context["packet"] is not None:
-        decision = client_selectors.disclosure_check(
-            consent=referral.consent,
-            client=referral.client,
-            organization=referral.organization,
-            categories=referral.categories,
+        # Showing the packet to the receiving agency is a disclosure: the same gate and ledger
+        # as its packet page (consent checked now, a ledger row at most once a day).
+        release = release_packet(
+            packet=context["latest_packet"], agency=request.agency, by=request.user, as_pdf=False
         )
-        if not decision:
+        if not release:
             context["packet"] = None
-            context["withheld"] = decision.reason
+            context["withheld"] = release.decision.reason
     audit_record(action="view", request=request, obj=referral)
     return render(request, "referrals/detail.html", context)
 

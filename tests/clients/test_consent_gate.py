@@ -164,11 +164,6 @@ def test_consent_gate_refuses_with_the_reason_and_records_nothing(cast, state, e
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="referral_send writes its send_refused audit row inside the transaction that the "
-    "DomainError then rolls back, so the refusal is not on record (referrals/services.py)",
-)
 def test_refused_send_is_audited(cast):
     world = _world(cast, "send_email", "revoked")
     _break(world, "revoked")
