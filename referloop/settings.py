@@ -277,8 +277,18 @@ REFERLOOP_SWEEPS = [
     ("referloop.core.sweeps.prune_finished_tasks", 86400),
     # The public directory export (/directory/export/services.json and .csv).
     ("referloop.directory.publish.directory_publish", 900),
+    # Last, so what the sweeps above queued goes out in the same pass. Nothing is sent while no
+    # SMTP host is configured (the mail waits on the Outbox page).
+    ("referloop.core.outbox.outbox_deliver", 15),
 ]
 WORKER_IDLE_SECONDS = env_int("REFERLOOP_WORKER_INTERVAL", 5)
+
+# The partner reply page (/r/<token>): per window, answers allowed on one link and from one
+# address, and unknown links one address may try (then 429 until the window moves on).
+REPLY_RATE_WINDOW = timedelta(minutes=10)
+REPLY_ANSWERS_PER_LINK = env_int("REFERLOOP_REPLY_ANSWERS_PER_LINK", 30)
+REPLY_ANSWERS_PER_IP = env_int("REFERLOOP_REPLY_ANSWERS_PER_IP", 120)
+REPLY_UNKNOWN_LINKS_PER_IP = env_int("REFERLOOP_REPLY_UNKNOWN_LINKS_PER_IP", 60)
 
 # --- import / export ---------------------------------------------------------------------------
 # `referloop import KIND PATH` and `referloop export KIND PATH`: KIND -> the dotted path of its

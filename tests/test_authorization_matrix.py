@@ -7,6 +7,7 @@ object of another agency: that must be a 404 (never a 403 that would confirm it 
 an `access_denied` audit row.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,11 +15,13 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from referloop.core.models import AuditEvent, Membership
+from referloop.core.models import AuditEvent, Membership, OutboundEmail
+from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from tests.conftest import Cast
 from tests.directory import factories
+from tests.referrals import factories as referral_factories
 
 LOGIN = "login"  # a redirect to the sign-in page
 ADMIN_LOGIN = "admin-login"  # a redirect to the admin site's sign-in page
@@ -83,6 +86,25 @@ def _api(kwargs_for):
     return lambda cast: {"service_id": kwargs_for(cast)["pk"]}
 
 
+def _reply_token(cast: Cast) -> dict:
+    """The token of a live partner reply link, as the partner's e-mail carries it."""
+    referral = referral_factories.sample_referral(agency=cast.agency_a, actor=cast.coordinator)
+    message = OutboundEmail.objects.get(dedupe_key=f"referral-partner:{referral.pk}")
+    return {"token": re.search(r"/r/([A-Za-z0-9_-]{43})", message.body_text).group(1)}
+
+
+def _message_of(agency) -> dict:
+    message, _ = outbox_enqueue(
+        dedupe_key=f"matrix:{agency.slug}",
+        kind="test",
+        to="someone@example.org",
+        subject="Hello",
+        body_text="Hello.",
+        agency=agency,
+    )
+    return {"pk": message.pk}
+
+
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
 
 ADMINISTRATOR_ONLY = {role: 403 for role in Role if role != Role.ADMINISTRATOR}
@@ -105,6 +127,15 @@ MATRIX: dict[str, Route] = {
         other_agency_kwargs=_other_member,
     ),
     "core:audit_log": Route(anonymous=LOGIN, roles=AUDIT_READERS),
+    "core:outbox": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY),
+    "core:outbox_detail": Route(
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        kwargs=lambda cast: _message_of(cast.agency_a),
+        other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
+    ),
+    # The partner's reply page: public, the token is the key; signed-in staff are no different.
+    "reply": Route(anonymous=200, kwargs=_reply_token),
     "api:api-root": Route(anonymous=404, member=404, api=True),
     "api:openapi-json": Route(anonymous=200, api=True),
     "api:openapi-view": Route(anonymous=200, api=True),
@@ -144,6 +175,13 @@ MATRIX: dict[str, Route] = {
 }
 # The same routes with a second method, where the method changes who may do what.
 POSTS: dict[str, Route] = {
+    "reply": Route(
+        method="POST",
+        anonymous=302,
+        member=302,
+        kwargs=_reply_token,
+        data=lambda cast: {"answer": "received"},
+    ),
     "logout": Route(method="POST", anonymous=302, member=302),
     "core:agency_switch": Route(
         method="POST",

@@ -57,59 +57,88 @@ def _claim(message_id: int, worker: str) -> bool:
     now = timezone.now()
     return (
         OutboundEmail.objects.pending()
-        .filter(pk=message_id, send_after__lte=now)
+        .filter(pk=message_id, send_after__lte=now, attempts__lt=MAX_ATTEMPTS)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .update(claimed_by=worker, claimed_until=now + CLAIM_LEASE)
         == 1
     )
 
 
+def _email(message: OutboundEmail) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        to=[message.to],
+        reply_to=[message.reply_to] if message.reply_to else None,
+        headers={
+            "Auto-Submitted": "auto-generated",
+            # The same id on every attempt: should a message go out twice after all (a worker
+            # died between the server's "250 OK" and marking it sent), mail clients show it once.
+            "Message-ID": f"<outbox-{message.pk}-{message.created_at:%Y%m%d%H%M%S}@referloop>",
+        },
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    return email
+
+
+def _failed(message: OutboundEmail, worker: str, error: Exception) -> None:
+    attempts = message.attempts + 1
+    OutboundEmail.objects.filter(pk=message.pk, claimed_by=worker).update(
+        attempts=attempts,
+        last_error=f"{type(error).__name__}: {error}"[:500],
+        claimed_by="",
+        claimed_until=None,
+        send_after=timezone.now() + timedelta(minutes=2**attempts),
+    )
+    logger.warning("outbox: message %s failed (attempt %s): %s", message.pk, attempts, error)
+
+
+def _close(mailer) -> None:
+    try:
+        mailer.close()
+    except Exception as error:  # a broken connection may refuse a polite QUIT; it is gone anyway
+        logger.info("outbox: closing the mail connection: %s", error)
+
+
 def outbox_deliver() -> int:
-    """Sends what is due (the worker runs this every few seconds). Without an SMTP host nothing
-    is sent: the messages wait on the Outbox page. Failures are retried with back-off."""
+    """Sends what is due (a worker sweep, every few seconds). Each message is claimed with a
+    compare-and-set UPDATE before it is sent and marked sent by its claimant only, so two workers
+    -- or two runs at once -- never send one message twice. A failure is retried with back-off
+    (2, 4, 8, ... minutes; at most MAX_ATTEMPTS tries, then it stays "failing" on the Outbox
+    page). Without an SMTP host nothing is sent: the messages wait on the Outbox page."""
     if not smtp_configured():
         return 0
     worker = worker_id()
-    now = timezone.now()
     due_ids = list(
         OutboundEmail.objects.pending()
-        .filter(send_after__lte=now, attempts__lt=MAX_ATTEMPTS)
+        .filter(send_after__lte=timezone.now(), attempts__lt=MAX_ATTEMPTS)
         .order_by("send_after", "id")
         .values_list("pk", flat=True)[:BATCH]
     )
+    if not due_ids:
+        return 0
     sent = 0
-    with mailers.default as mailer:
+    mailer = mailers.default
+    try:
         for message_id in due_ids:
             if not _claim(message_id, worker):
                 continue
             message = OutboundEmail.objects.get(pk=message_id)
-            email = EmailMultiAlternatives(
-                subject=message.subject,
-                body=message.body_text,
-                to=[message.to],
-                reply_to=[message.reply_to] if message.reply_to else None,
-                headers={"Auto-Submitted": "auto-generated"},
-            )
-            if message.body_html:
-                email.attach_alternative(message.body_html, "text/html")
             try:
-                if mailer.send_messages([email]) != 1:
+                mailer.open()  # one connection for the batch; reopened after a failure
+                if mailer.send_messages([_email(message)]) != 1:
                     raise RuntimeError("the mail server did not accept the message")
-            except Exception as exc:
-                attempts = message.attempts + 1
-                OutboundEmail.objects.filter(pk=message_id, claimed_by=worker).update(
-                    attempts=attempts,
-                    last_error=f"{type(exc).__name__}: {exc}"[:500],
-                    claimed_by="",
-                    claimed_until=None,
-                    send_after=timezone.now() + timedelta(minutes=2**attempts),
-                )
-                logger.warning("outbox: message %s failed: %s", message_id, exc)
+            except Exception as error:
+                _failed(message, worker, error)
+                _close(mailer)  # a connection that failed once is not reused
                 continue
             OutboundEmail.objects.filter(pk=message_id, claimed_by=worker).update(
                 sent_at=timezone.now(), claimed_by="", claimed_until=None, last_error=""
             )
             sent += 1
+    finally:
+        _close(mailer)
     return sent
 
 
@@ -121,3 +150,23 @@ def outbox_cancel(*, message: OutboundEmail, reason: str) -> bool:
         .update(cancelled_at=timezone.now(), cancel_reason=reason[:300])
         == 1
     )
+
+
+# --- reads for the Outbox page ------------------------------------------------------------------
+
+STATES = ("pending", "failing", "sent", "cancelled")  # OutboundEmail.state
+
+
+def outbox_messages(*, agency, state: str = ""):
+    """The agency's outbound mail, newest first, without the bodies (they are decrypted only
+    when someone opens a message, and that read is audited)."""
+    messages = OutboundEmail.objects.for_agency(agency).defer("body_text", "body_html")
+    if state == "pending":
+        return messages.pending().filter(last_error="")
+    if state == "failing":
+        return messages.pending().exclude(last_error="")
+    if state == "sent":
+        return messages.filter(sent_at__isnull=False)
+    if state == "cancelled":
+        return messages.filter(cancelled_at__isnull=False)
+    return messages

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from referloop.core import views
+from referloop.core import views, views_outbox
 
 app_name = "core"
 urlpatterns = [
@@ -9,4 +9,6 @@ urlpatterns = [
     path("settings/members/", views.member_list, name="member_list"),
     path("settings/members/<int:pk>/", views.member_edit, name="member_edit"),
     path("settings/audit/", views.audit_log, name="audit_log"),
+    path("settings/outbox/", views_outbox.outbox, name="outbox"),
+    path("settings/outbox/<int:pk>/", views_outbox.outbox_detail, name="outbox_detail"),
 ]
