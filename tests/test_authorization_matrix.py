@@ -15,10 +15,13 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from referloop.clients import models as client_models
+from referloop.clients.services import consent_revoke
 from referloop.core.models import AuditEvent, Membership, OutboundEmail
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.referrals.models import DispositionCode
 from tests.conftest import Cast
 from tests.directory import factories
 from tests.referrals import factories as referral_factories
@@ -84,6 +87,118 @@ def _public_listing(cast: Cast) -> dict:
 
 def _api(kwargs_for):
     return lambda cast: {"service_id": kwargs_for(cast)["pk"]}
+
+
+def _referral_in(agency, user) -> int:
+    return referral_factories.sample_referral(agency=agency, actor=user).pk
+
+
+def _own_referral(cast: Cast) -> dict:
+    return {"pk": _referral_in(cast.agency_a, cast.coordinator)}
+
+
+def _other_referral(cast: Cast) -> dict:
+    """A referral of agency B (same network) that was not sent to agency A."""
+    return {"pk": _referral_in(cast.agency_b, cast.admin_b)}
+
+
+def _own_client(cast: Cast) -> dict:
+    return {"pk": referral_factories.client(agency=cast.agency_a).pk}
+
+
+def _other_client(cast: Cast) -> dict:
+    return {"pk": referral_factories.client(agency=cast.agency_b).pk}
+
+
+def _consent_of(agency) -> int:
+    person = referral_factories.client(agency=agency)
+    org, _ = referral_factories.partner(network=agency.network)
+    return referral_factories.consent(client=person, organization=org).pk
+
+
+def _code_of(agency) -> dict:
+    return {"pk": DispositionCode.objects.filter(agency=agency, code="other").get().pk}
+
+
+def _own_code(cast: Cast) -> dict:
+    return _code_of(cast.agency_a)
+
+
+def _other_code(cast: Cast) -> dict:
+    return _code_of(cast.agency_b)
+
+
+def _own_consent(cast: Cast) -> dict:
+    return {"pk": _consent_of(cast.agency_a)}
+
+
+def _other_consent(cast: Cast) -> dict:
+    return {"pk": _consent_of(cast.agency_b)}
+
+
+def _api_as(name: str, kwargs_for):
+    """An API route's path argument `name` for the object a web-route helper makes."""
+    return lambda cast: {name: kwargs_for(cast)["pk"]}
+
+
+def _own_revoked_consent(cast: Cast) -> dict:
+    consent = client_models.Consent.objects.get(pk=_own_consent(cast)["pk"])
+    consent_revoke(consent=consent, actor=cast.coordinator, method="In writing")
+    return {"pk": consent.pk}
+
+
+def _own_draft(cast: Cast) -> dict:
+    draft = referral_factories.sample_referral(
+        agency=cast.agency_a, actor=cast.coordinator, sent=False
+    )
+    return {"pk": draft.pk}
+
+
+def _own_draft_without_consent(cast: Cast) -> dict:
+    org, _ = referral_factories.partner(network=cast.network)
+    person = referral_factories.client(agency=cast.agency_a)
+    draft = referral_factories.referral(client=person, organization=org, actor=cast.coordinator)
+    return {"pk": draft.pk}
+
+
+def _packet_of(agency, user) -> dict:
+    referral = referral_factories.sample_referral(agency=agency, actor=user)
+    return {"pk": referral.pk, "packet_pk": referral.packets.get().pk}
+
+
+def _own_packet(cast: Cast) -> dict:
+    return _packet_of(cast.agency_a, cast.coordinator)
+
+
+def _other_packet(cast: Cast) -> dict:
+    """A packet of agency B's referral, sent to a partner that is not agency A."""
+    return _packet_of(cast.agency_b, cast.admin_b)
+
+
+def _api_client_patch(cast: Cast) -> dict:
+    """The version the caller last read: each member's change follows the one before."""
+    latest = client_models.Client.objects.filter(agency=cast.agency_a).order_by("-pk").first()
+    return {"version": latest.version if latest else 1, "preferred_language": "es"}
+
+
+def _api_new_referral(cast: Cast) -> dict:
+    org, _ = referral_factories.partner(network=cast.network)
+    return {"client": referral_factories.client(agency=cast.agency_a).pk, "organization": org.pk}
+
+
+API_CLIENT = _api_as("client_id", _own_client)
+API_OTHER_CLIENT = _api_as("client_id", _other_client)
+API_REFERRAL = _api_as("referral_id", _own_referral)
+API_OTHER_REFERRAL = _api_as("referral_id", _other_referral)
+API_NEW_CLIENT = {"first_name": "Matrix", "last_name": "Person", "allow_duplicate": True}
+API_CONSENT = {
+    "recipient_class": "network_agencies",
+    "categories": ["identity"],
+    "purpose": "Referral",
+    "signed_at": "2020-01-01T00:00:00Z",
+    "signed_by_name": "Matrix Person",
+    "no_expiry": True,
+}
 
 
 def _reply_token(cast: Cast) -> dict:
@@ -168,10 +283,103 @@ MATRIX: dict[str, Route] = {
         kwargs=_api(_own_listing),
         other_agency_kwargs=_api(_other_network_listing),
     ),
+    "clients:list": Route(anonymous=LOGIN),
+    "clients:create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
+    "clients:detail": Route(anonymous=LOGIN, kwargs=_own_client, other_agency_kwargs=_other_client),
+    "clients:edit": Route(
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        kwargs=_own_client,
+        other_agency_kwargs=_other_client,
+    ),
+    "clients:consent_create": Route(
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        kwargs=_own_client,
+        other_agency_kwargs=_other_client,
+    ),
+    "clients:consent_revoke": Route(
+        anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_consent
+    ),
+    "clients:consent_end": Route(
+        anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_consent
+    ),
+    "referrals:list": Route(anonymous=LOGIN),
+    "referrals:dispositions": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY),
+    "referrals:disposition_update": Route(
+        anonymous=LOGIN, roles=ADMINISTRATOR_ONLY, member=405, kwargs=_own_code
+    ),
+    "referrals:create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
+    "referrals:detail": Route(
+        anonymous=LOGIN, kwargs=_own_referral, other_agency_kwargs=_other_referral
+    ),
+    # Packets and the disclosure ledger: reading them is VIEW; the PDF re-checks the consent.
+    "referrals:packet": Route(
+        anonymous=LOGIN, kwargs=_own_packet, other_agency_kwargs=_other_packet
+    ),
+    "referrals:packet_pdf": Route(
+        anonymous=LOGIN, kwargs=_own_packet, other_agency_kwargs=_other_packet
+    ),
+    "referrals:packet_preview": Route(
+        anonymous=LOGIN, kwargs=_own_referral, other_agency_kwargs=_other_referral
+    ),
+    "clients:disclosures": Route(
+        anonymous=LOGIN, kwargs=_own_client, other_agency_kwargs=_other_client
+    ),
+    **{
+        f"referrals:{name}": Route(
+            anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_referral
+        )
+        for name in (
+            "send",
+            "transition",
+            "answer",
+            "follow_up",
+            "note",
+            "reassign",
+            "bounce_resolve",
+        )
+    },
     # ninja answers a wrong method before it authenticates
     "api:directory_capacity_update": Route(
         anonymous=405, api=True, member=405, kwargs=_api(_own_listing)
     ),
+    # Routes that share a path with another operation answer GET as that operation does.
+    "api:client_list": Route(anonymous=401, api=True),
+    "api:client_create": Route(anonymous=401, api=True),
+    "api:client_detail": Route(
+        anonymous=401, api=True, kwargs=API_CLIENT, other_agency_kwargs=API_OTHER_CLIENT
+    ),
+    "api:client_update": Route(anonymous=401, api=True, kwargs=API_CLIENT),
+    "api:client_consent_list": Route(
+        anonymous=401, api=True, kwargs=API_CLIENT, other_agency_kwargs=API_OTHER_CLIENT
+    ),
+    "api:client_consent_create": Route(anonymous=401, api=True, kwargs=API_CLIENT),
+    "api:client_disclosure_list": Route(
+        anonymous=401, api=True, kwargs=API_CLIENT, other_agency_kwargs=API_OTHER_CLIENT
+    ),
+    "api:consent_revoke": Route(
+        anonymous=405, api=True, member=405, kwargs=_api_as("consent_id", _own_consent)
+    ),
+    "api:referral_list": Route(anonymous=401, api=True),
+    "api:referral_create": Route(anonymous=401, api=True),
+    "api:referral_detail": Route(
+        anonymous=401, api=True, kwargs=API_REFERRAL, other_agency_kwargs=API_OTHER_REFERRAL
+    ),
+    "api:referral_timeline": Route(
+        anonymous=401, api=True, kwargs=API_REFERRAL, other_agency_kwargs=API_OTHER_REFERRAL
+    ),
+    **{
+        f"api:{name}": Route(anonymous=405, api=True, member=405, kwargs=API_REFERRAL)
+        for name in (
+            "referral_send",
+            "referral_transition",
+            "referral_follow_up_create",
+            "referral_note_create",
+            "referral_contact_attempt_create",
+        )
+    },
+    "api:disposition_list": Route(anonymous=401, api=True),
 }
 # The same routes with a second method, where the method changes who may do what.
 POSTS: dict[str, Route] = {
@@ -216,6 +424,136 @@ POSTS: dict[str, Route] = {
         other_agency_kwargs=_api(_other_network_listing),
         data=lambda cast: CAPACITY,
     ),
+    "clients:consent_revoke": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_consent,
+        other_agency_kwargs=_other_consent,
+        data=lambda cast: {"revocation_method": "In writing"},
+    ),
+    "referrals:disposition_update": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=302,
+        kwargs=_own_code,
+        other_agency_kwargs=_other_code,
+        data=lambda cast: {"label": "Something else", "is_active": "on"},
+    ),
+    "clients:consent_end": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_consent,
+        other_agency_kwargs=_other_consent,
+    ),
+    "api:client_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        data=lambda cast: API_NEW_CLIENT,
+    ),
+    "api:client_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        api=True,
+        json=True,
+        kwargs=API_CLIENT,
+        other_agency_kwargs=API_OTHER_CLIENT,
+        data=_api_client_patch,
+    ),
+    "api:client_consent_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        kwargs=API_CLIENT,
+        other_agency_kwargs=API_OTHER_CLIENT,
+        data=lambda cast: API_CONSENT,
+    ),
+    # An already revoked consent: every member reaches the service, which says so (409).
+    "api:consent_revoke": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=409,
+        api=True,
+        json=True,
+        kwargs=_api_as("consent_id", _own_revoked_consent),
+        other_agency_kwargs=_api_as("consent_id", _other_consent),
+        data=lambda cast: {"method": "In writing"},
+    ),
+    "api:referral_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        data=_api_new_referral,
+    ),
+    # A draft without consent: every member reaches the consent gate, which refuses (409).
+    "api:referral_send": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=409,
+        api=True,
+        json=True,
+        kwargs=_api_as("referral_id", _own_draft_without_consent),
+        other_agency_kwargs=API_OTHER_REFERRAL,
+    ),
+    # Completing a draft: every member reaches the life cycle's rules, which refuse (400).
+    "api:referral_transition": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=400,
+        api=True,
+        json=True,
+        kwargs=_api_as("referral_id", _own_draft),
+        other_agency_kwargs=API_OTHER_REFERRAL,
+        data=lambda cast: {"status": "completed"},
+    ),
+    **{
+        f"api:{name}": Route(
+            method="POST",
+            anonymous=401,
+            roles=READ_ONLY_REFUSED,
+            member=201,
+            api=True,
+            json=True,
+            kwargs=API_REFERRAL,
+            other_agency_kwargs=API_OTHER_REFERRAL,
+            data=lambda cast: {"note": "Called the partner."},
+        )
+        for name in (
+            "referral_follow_up_create",
+            "referral_note_create",
+            "referral_contact_attempt_create",
+        )
+    },
+    **{
+        f"referrals:{name}": Route(
+            method="POST",
+            anonymous=LOGIN,
+            roles=READ_ONLY_REFUSED,
+            member=302,
+            kwargs=_own_referral,
+            other_agency_kwargs=_other_referral,
+            data=lambda cast: {"note": "Called the partner."},
+        )
+        for name in ("note",)
+    },
 }
 # Django's admin site is for the people who run the installation (is_staff), never agency staff:
 # every admin route ends, after its redirects, on the admin sign-in page for anonymous users and
@@ -266,6 +604,8 @@ def _url(route: str, kwargs: dict) -> str:
 def _request(client: Client, route: Route, url: str, cast: Cast, token: str | None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     data = route.data(cast) if route.data else {}
+    if route.method == "PATCH":
+        return client.patch(url, data, content_type="application/json", **headers)
     if route.method == "POST" and route.json:
         return client.post(url, data, content_type="application/json", **headers)
     if route.method == "POST":
@@ -296,13 +636,13 @@ def _client_and_token(user, route: Route):
 
 
 CASES = [(name, route) for name, route in MATRIX.items()] + [
-    (f"{name} [POST]", route) for name, route in POSTS.items()
+    (f"{name} [{route.method}]", route) for name, route in POSTS.items()
 ]
 
 
 @pytest.mark.parametrize(("name", "declared"), CASES, ids=[name for name, _ in CASES])
 def test_route_answers_each_role_as_declared(cast, name, declared):
-    base_name = name.removesuffix(" [POST]")
+    base_name = name.split(" [")[0]
     route_string = next(route for n, route in APP_ROUTES if n == base_name)
     kwargs = declared.kwargs(cast) if declared.kwargs else {}
     url = _url(route_string, kwargs)
@@ -324,7 +664,7 @@ OBJECT_CASES = [(name, route) for name, route in CASES if route.other_agency_kwa
 
 @pytest.mark.parametrize(("name", "declared"), OBJECT_CASES, ids=[name for name, _ in OBJECT_CASES])
 def test_other_agency_object_is_not_found_and_audited(cast, name, declared):
-    route_string = next(route for n, route in APP_ROUTES if n == name.removesuffix(" [POST]"))
+    route_string = next(route for n, route in APP_ROUTES if n == name.split(" [")[0])
     url = _url(route_string, declared.other_agency_kwargs(cast))
     # Agency A's administrator (who may open such objects in A) asks for agency B's object.
     client, token = _client_and_token(cast.admin_a, declared)

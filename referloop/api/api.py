@@ -3,11 +3,13 @@
 from ninja import NinjaAPI
 from ninja.security import HttpBearer
 
+from referloop.clients.api import router as clients_router
 from referloop.core.api import router as core_router
 from referloop.core.errors import DomainError
 from referloop.core.selectors import api_token_authenticate
 from referloop.core.services import api_token_touch
 from referloop.directory.api import router as directory_router
+from referloop.referrals.api import router as referrals_router
 from referloop.worklist.api import router as worklist_router
 
 
@@ -37,13 +39,23 @@ api = NinjaAPI(
 )
 
 
+# Domain error codes that are not the caller's bad input: a stale version or an already-made
+# change ("conflict"), a consent that does not cover the disclosure ("consent"), a possible
+# duplicate record ("duplicate"), and a move that is the other side's to make ("forbidden").
+DOMAIN_ERROR_STATUS = {"conflict": 409, "consent": 409, "duplicate": 409, "forbidden": 403}
+
+
 @api.exception_handler(DomainError)
 def domain_error(request, exc: DomainError):
     return api.create_response(
-        request, {"detail": exc.message, "field": exc.field, "code": exc.code}, status=400
+        request,
+        {"detail": exc.message, "field": exc.field, "code": exc.code},
+        status=DOMAIN_ERROR_STATUS.get(exc.code, 400),
     )
 
 
 api.add_router("/", core_router)
 api.add_router("/worklist", worklist_router)
 api.add_router("/directory", directory_router)
+api.add_router("/", clients_router)
+api.add_router("/", referrals_router)

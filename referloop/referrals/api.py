@@ -1,0 +1,678 @@
+"""The referrals API: the list (outbound and inbound), create, send, status transitions,
+follow-ups, notes, contact attempts, the timeline and the agency's disposition codes.
+
+A referral is visible to the agency that sent it and, once sent, to the agency that receives it.
+The sender sees its own client record; the receiver sees only the referral's non-client fields
+and the packet that was shared -- and only while the consent still covers it (checked on every
+read through `clients.selectors.disclosure_check`, and written to the client's disclosure ledger
+at most once a day). Every write goes through `referrals.services`.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja import Status as HttpStatus
+from ninja.pagination import paginate
+from pydantic import Field, StringConstraints
+
+from referloop.clients.api import Email, Text
+from referloop.clients.models import Category, Channel, Client, Consent, Disclosure
+from referloop.clients.selectors import disclosure_check
+from referloop.clients.services import disclosure_record
+from referloop.core.access import api_require
+from referloop.core.audit import audit_record
+from referloop.core.errors import DomainError
+from referloop.core.models import User
+from referloop.core.permissions import Perm
+from referloop.core.scoping import get_for_user_or_404
+from referloop.core.timeutils import agency_today, local_midnight_utc
+from referloop.directory.api import DomainErrorOut, ErrorOut, ValidationErrorOut
+from referloop.directory.models import Organization, Service, TaxonomyTerm
+from referloop.directory.vocabulary import NEEDS
+from referloop.referrals import services
+from referloop.referrals.models import DispositionCode, Referral, Status, Urgency
+from referloop.referrals.packets import packet_data
+
+router = Router(tags=["referrals"])
+
+Code = Annotated[str, StringConstraints(max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class NamedRef(Schema):
+    id: int
+    name: str
+
+
+class ClientRef(Schema):
+    id: int
+    display_name: str
+
+
+class DispositionRef(Schema):
+    code: str
+    label: str
+
+
+class ReferralItemOut(Schema):
+    """A referral as either side may see it: no client information for the receiving agency
+    (`direction` = inbound): `client` and the sender's due time are null there."""
+
+    id: int
+    tracking_id: str
+    direction: Literal["outbound", "inbound"]
+    status: Status
+    status_label: str
+    urgency: Urgency
+    sender: NamedRef
+    owner: NamedRef
+    organization: NamedRef
+    service: NamedRef | None
+    client: ClientRef | None
+    disposition: DispositionRef | None
+    status_reason: str
+    created_at: datetime
+    sent_at: datetime | None
+    closed_at: datetime | None
+    next_due_at: datetime | None
+    due_reason: str | None
+    version: int
+
+    @staticmethod
+    def resolve_direction(obj, context):
+        return "outbound" if _is_sender(obj, context) else "inbound"
+
+    @staticmethod
+    def resolve_status_label(obj):
+        return obj.get_status_display()
+
+    @staticmethod
+    def resolve_sender(obj):
+        return {"id": obj.agency_id, "name": obj.agency.name}
+
+    @staticmethod
+    def resolve_owner(obj):
+        return {"id": obj.owner_id, "name": str(obj.owner)}
+
+    @staticmethod
+    def resolve_client(obj, context):
+        if not _is_sender(obj, context):
+            return None
+        return {"id": obj.client_id, "display_name": obj.client.display_name}
+
+    @staticmethod
+    def resolve_next_due_at(obj, context):
+        return obj.next_due_at if _is_sender(obj, context) else None
+
+    @staticmethod
+    def resolve_due_reason(obj, context):
+        return (obj.due_reason or None) if _is_sender(obj, context) else None
+
+
+class TermOut(Schema):
+    code: str
+    name: str
+
+
+class PacketClientOut(Schema):
+    name: str | None = None
+    date_of_birth: str | None = None
+    preferred_language: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class PacketConsentOut(Schema):
+    id: int
+    recipient: str = ""
+    categories: list[str] = []
+    purpose: str = ""
+    signed_on: str = ""
+    signed_by: str = ""
+    expires: str = ""
+    part2: bool = False
+    revocation: str = ""
+
+
+class PacketOut(Schema):
+    """The packet as it was shared when the referral was sent. (Defaults: a snapshot keeps the
+    shape it was stored with.)"""
+
+    created_at: datetime
+    tracking_id: str
+    date: str = ""
+    sender: str = ""
+    owner: str = ""
+    owner_email: str = ""
+    organization: str = ""
+    service: str = ""
+    contact_name: str = ""
+    urgency: str = ""
+    urgent: bool = False
+    categories: list[str] = []
+    client: PacketClientOut = Field(default_factory=PacketClientOut)
+    reason: str = ""
+    needs: list[str] = []
+    safe_contact: list[str] = []
+    consent: PacketConsentOut | None = None
+    part2_notice: str = ""
+
+
+class ReferralOut(ReferralItemOut):
+    """One referral. The sending agency gets its own data (`client`, `reason`, `needs`,
+    `categories`, `consent_id`); the receiving agency gets null there and the `packet` instead
+    -- or, when the consent no longer covers it, no packet and `client_details_withheld` saying
+    why."""
+
+    receiving_agency: NamedRef | None
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+    received_at: datetime | None
+    first_contact_at: datetime | None
+    outcome_at: datetime | None
+    last_follow_up_at: datetime | None
+    bounce_back_of: str | None = Field(description="Tracking ID of the referral this re-refers")
+    reason: str | None
+    needs: list[TermOut] | None
+    categories: list[str] | None
+    consent_id: int | None
+    packet: PacketOut | None
+    client_details_withheld: str | None
+
+    @staticmethod
+    def resolve_receiving_agency(obj):
+        agency = obj.receiving_agency
+        return {"id": agency.pk, "name": agency.name} if agency is not None else None
+
+    @staticmethod
+    def resolve_bounce_back_of(obj, context):
+        if not (_is_sender(obj, context) and obj.bounce_back_of_id):
+            return None
+        return obj.bounce_back_of.tracking_id
+
+    @staticmethod
+    def resolve_reason(obj, context):
+        return obj.reason if _is_sender(obj, context) else None
+
+    @staticmethod
+    def resolve_needs(obj, context):
+        return list(obj.needs.all()) if _is_sender(obj, context) else None
+
+    @staticmethod
+    def resolve_categories(obj, context):
+        return obj.categories if _is_sender(obj, context) else None
+
+    @staticmethod
+    def resolve_consent_id(obj, context):
+        return obj.consent_id if _is_sender(obj, context) else None
+
+    @staticmethod
+    def resolve_packet(obj):
+        return getattr(obj, "shared_packet", None)
+
+    @staticmethod
+    def resolve_client_details_withheld(obj):
+        return getattr(obj, "client_details_withheld", None)
+
+
+class ReferralFilters(Schema):
+    status: Status | None = None
+    owner: str | None = Field(
+        None, pattern=r"^(me|[0-9]{1,12})$", description='The owner\'s user id, or "me"'
+    )
+    organization: int | None = Field(None, ge=1, description="The partner organization's id")
+    overdue: bool = Field(False, description="Only referrals whose next due time has passed")
+    direction: Literal["outbound", "inbound"] | None = Field(
+        None, description="outbound: sent by the agency; inbound: sent to it (default: both)"
+    )
+
+
+class ReferralIn(Schema):
+    """A draft referral. `needs` are codes of the "Referloop needs" vocabulary; `categories`
+    are what the packet will share (the consent must cover them when it is sent)."""
+
+    client: int = Field(ge=1, description="The client's id")
+    organization: int = Field(ge=1, description="The receiving organization's id")
+    service: int | None = Field(None, ge=1, description="One of its services' id")
+    contact_name: Text(200) = ""
+    contact_email: Email = Field("", description="Where the partner gets the reply link")
+    contact_phone: Text(50) = ""
+    needs: list[Code] = Field(default_factory=list, max_length=30)
+    reason: Text(4000) = Field("", description="The reason for referral, in your words")
+    urgency: Urgency = Urgency.ROUTINE
+    consent: int | None = Field(None, ge=1, description="The consent that covers sharing")
+    categories: list[Category] = Field(default_factory=list, max_length=len(Category))
+    owner: int | None = Field(None, ge=1, description="A member's user id (default: you)")
+
+
+class SendIn(Schema):
+    version: int | None = Field(None, ge=1, description="The version you last read")
+
+
+class TransitionIn(Schema):
+    status: Status
+    disposition: Code | None = Field(None, description="A code of GET /dispositions")
+    reason: Text(500) = Field("", description="Required for rejected, cancelled, on hold, failed")
+    note: Text(4000) = ""
+    version: int | None = Field(None, ge=1, description="The version you last read")
+
+
+class FollowUpIn(Schema):
+    channel: Literal["call", "email", "visit", "text", "other"] = "call"
+    note: Text(4000) = ""
+    version: int | None = Field(None, ge=1, description="The version you last read")
+
+
+class NoteIn(Schema):
+    note: Text(4000, required=True)
+
+
+class ContactAttemptIn(Schema):
+    note: Text(4000) = ""
+
+
+class EventOut(Schema):
+    """One timeline entry. The receiving agency sees the notes (and details) its own people
+    wrote; the sender's (which may be about the client) stay with the sender."""
+
+    id: int
+    at: datetime
+    kind: str
+    kind_label: str
+    actor: str
+    actor_agency: str | None
+    from_status: str
+    to_status: str
+    disposition: DispositionRef | None
+    note: str
+    data: dict
+
+    @staticmethod
+    def resolve_kind_label(obj):
+        return obj.get_kind_display()
+
+    @staticmethod
+    def resolve_actor(obj):
+        return obj.actor_label or (str(obj.actor) if obj.actor_id else "Referloop")
+
+    @staticmethod
+    def resolve_actor_agency(obj):
+        return obj.actor_agency.name if obj.actor_agency_id else None
+
+    @staticmethod
+    def resolve_note(obj, context):
+        return obj.note if _wrote_or_sent(obj, context) else ""
+
+    @staticmethod
+    def resolve_data(obj, context):
+        return obj.data if _wrote_or_sent(obj, context) else {}
+
+
+class DispositionOut(Schema):
+    code: str
+    label: str
+    kind: str
+    is_success: bool
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+LIST_RELATED = (
+    "agency",
+    "receiving_agency",
+    "organization",
+    "service",
+    "owner",
+    "client",
+    "disposition",
+)
+
+
+def _is_sender(referral: Referral, context) -> bool:
+    return referral.agency_id == context["request"].agency.pk
+
+
+def _wrote_or_sent(event, context) -> bool:
+    """The viewer's agency sent the referral, or wrote this event."""
+    return context["request"].agency.pk in (event.agency_id, event.actor_agency_id)
+
+
+def _actor(request) -> services.Actor:
+    return services.Actor(user=request.user, agency=request.agency)
+
+
+def _referral(request, referral_id: int, *, sender_only: bool = False) -> Referral:
+    """The referral if the token's agency sent or received it (404 and an audit row if not).
+    `sender_only` refuses, with a 403, what only the sending side does (send, follow up)."""
+    referral = get_for_user_or_404(
+        Referral.objects.select_related(*LIST_RELATED), request, pk=referral_id
+    )
+    if sender_only and referral.agency_id != request.agency.pk:
+        raise DomainError(
+            f"Only {referral.agency.name}, which sent this referral, does this.",
+            code="forbidden",
+        )
+    return referral
+
+
+def _visible_or_error(queryset, request, pk, *, field: str, message: str):
+    """An object a request body names: one the agency may use, or a 400 naming the field."""
+    if pk is None:
+        return None
+    found = queryset.visible_to(request.user, request.agency).filter(pk=pk).first()
+    if found is None:
+        raise DomainError(message, field=field)
+    return found
+
+
+def _needs(codes: list[str]) -> list[TaxonomyTerm]:
+    wanted = list(dict.fromkeys(codes))
+    terms = list(TaxonomyTerm.objects.filter(taxonomy__name=NEEDS, code__in=wanted))
+    unknown = set(wanted) - {term.code for term in terms}
+    if unknown:
+        raise DomainError(f"Unknown need '{sorted(unknown)[0]}'.", field="needs")
+    return terms
+
+
+def _share_with_receiver(request, referral: Referral) -> None:
+    """The receiving agency's view of the client: the packet that was sent, if its consent still
+    covers it now (else why not). Each read is a disclosure: it goes in the client's ledger, at
+    most once a day per viewing agency."""
+    packet = referral.packets.select_related("consent").order_by("-created_at", "-id").first()
+    if packet is None:  # only a sent referral reaches a receiver, and sending stores the packet
+        return
+    decision = disclosure_check(
+        consent=packet.consent,
+        client=referral.client,
+        organization=referral.organization,
+        categories=packet.categories,
+    )
+    if not decision:
+        referral.client_details_withheld = decision.reason
+        return
+    referral.shared_packet = {"created_at": packet.created_at, **packet_data(packet)}
+    today_began = local_midnight_utc(request.agency, agency_today(request.agency))
+    recorded_today = Disclosure.objects.filter(
+        client_id=referral.client_id,
+        channel=Channel.API,
+        object_type=packet._meta.label_lower,
+        object_id=str(packet.pk),
+        recipient_name=request.agency.name[:300],
+        at__gte=today_began,
+    ).exists()
+    if not recorded_today:
+        disclosure_record(
+            consent=packet.consent,
+            channel=Channel.API,
+            recipient_name=request.agency.name,
+            categories=packet.categories,
+            description=f"Referral packet {referral.tracking_id} read through the API",
+            obj=packet,
+            by=request.user,
+        )
+
+
+WRITE_ERRORS = {
+    400: DomainErrorOut,
+    401: ErrorOut,
+    403: DomainErrorOut,
+    404: ErrorOut,
+    409: DomainErrorOut,
+    422: ValidationErrorOut,
+}
+
+
+# --- referrals ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/referrals",
+    response={200: list[ReferralItemOut], 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut},
+    summary="Referrals the agency sent or received, newest first",
+)
+@paginate
+def referral_list(request, filters: Query[ReferralFilters]):
+    api_require(request, Perm.VIEW)
+    agency = request.agency
+    referrals = Referral.objects.visible_to(request.user, agency).select_related(*LIST_RELATED)
+    if filters.direction == "outbound":
+        referrals = referrals.filter(agency=agency)
+    elif filters.direction == "inbound":
+        referrals = referrals.filter(receiving_agency=agency)
+    if filters.status:
+        referrals = referrals.filter(status=filters.status)
+    if filters.owner:
+        owner = request.user.pk if filters.owner == "me" else int(filters.owner)
+        referrals = referrals.filter(owner_id=owner)
+    if filters.organization:
+        referrals = referrals.filter(organization_id=filters.organization)
+    if filters.overdue:
+        referrals = referrals.filter(next_due_at__lte=timezone.now())
+    audit_record(
+        action="list",
+        request=request,
+        object_type="referrals.referral",
+        detail={"filters": filters.model_dump(mode="json", exclude_defaults=True)},
+    )
+    return referrals.order_by("-created_at", "-id")
+
+
+@router.post(
+    "/referrals",
+    response={
+        201: ReferralOut,
+        400: DomainErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="Create a draft referral",
+)
+def referral_create(request, payload: ReferralIn):
+    """400 with `field`: a client, organization, service, consent, owner or need the agency
+    cannot use, a service of another organization, a consent of another client."""
+    api_require(request, Perm.WRITE)
+    organization = _visible_or_error(
+        Organization.objects,
+        request,
+        payload.organization,
+        field="organization",
+        message="That organization is not in your network's directory.",
+    )
+    owner = None
+    if payload.owner is not None:
+        owner = User.objects.filter(pk=payload.owner).first()
+        if owner is None:
+            raise DomainError("The owner must be an active member of the agency.", field="owner")
+    data = services.ReferralData(
+        client=_visible_or_error(
+            Client.objects, request, payload.client, field="client", message="Unknown client."
+        ),
+        organization=organization,
+        service=_visible_or_error(
+            Service.objects,
+            request,
+            payload.service,
+            field="service",
+            message="That service is not in your network's directory.",
+        ),
+        owner=owner,
+        contact_name=payload.contact_name,
+        contact_email=payload.contact_email,
+        contact_phone=payload.contact_phone,
+        needs=tuple(_needs(payload.needs)),
+        reason=payload.reason,
+        urgency=payload.urgency,
+        consent=_visible_or_error(
+            Consent.objects, request, payload.consent, field="consent", message="Unknown consent."
+        ),
+        categories=tuple(payload.categories),
+    )
+    created = services.referral_create(
+        agency=request.agency, actor=_actor(request), data=data, request=request
+    )
+    return HttpStatus(201, _referral(request, created.pk))
+
+
+@router.get(
+    "/referrals/{int:referral_id}",
+    response={200: ReferralOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="One referral (the receiving agency sees the shared packet, not the client record)",
+)
+def referral_detail(request, referral_id: int):
+    api_require(request, Perm.VIEW)
+    referral = _referral(request, referral_id)
+    sender = referral.agency_id == request.agency.pk
+    if not sender:
+        _share_with_receiver(request, referral)
+    audit_record(
+        action="view",
+        request=request,
+        obj=referral,
+        detail={
+            "as": "sender" if sender else "receiver",
+            "withheld": bool(getattr(referral, "client_details_withheld", None)),
+        },
+    )
+    return referral
+
+
+@router.post(
+    "/referrals/{int:referral_id}/send",
+    response={200: ReferralItemOut, **WRITE_ERRORS},
+    summary="Send a draft",
+)
+def referral_send(request, referral_id: int, payload: SendIn | None = None):
+    """Checks the client's safe-contact rules and the consent, stores the packet, and delivers
+    it to the receiving agency's inbox (an organization on Referloop) or e-mails the partner a
+    reply link. 409 with code `consent` and the reason when the consent does not cover it (or
+    `conflict` on a stale `version`); 400 when the referral is not a draft."""
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id, sender_only=True)
+    version = payload.version if payload else None
+    return services.referral_send(
+        referral=referral, actor=_actor(request), version=version, request=request
+    )
+
+
+@router.post(
+    "/referrals/{int:referral_id}/transitions",
+    response={200: ReferralItemOut, **WRITE_ERRORS},
+    summary="Change a referral's status",
+)
+def referral_transition(request, referral_id: int, payload: TransitionIn):
+    """Moves the referral along its life cycle (FHIR Task statuses). 400 with code
+    `invalid_transition` and the allowed moves when the move is not allowed; 400 naming
+    `reason` or `disposition` when one is required; 403 (code `forbidden`) when the other side
+    makes this move; 409 on a stale `version`. A draft is sent with /send, never here."""
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id)
+    if payload.status == Status.REQUESTED:
+        raise DomainError(
+            "A draft is sent with POST /referrals/{id}/send (which checks the consent).",
+            field="status",
+            code="invalid_transition",
+        )
+    return services.referral_transition(
+        referral=referral,
+        actor=_actor(request),
+        to_status=payload.status,
+        disposition=payload.disposition,
+        reason=payload.reason,
+        note=payload.note,
+        version=payload.version,
+        request=request,
+    )
+
+
+@router.post(
+    "/referrals/{int:referral_id}/follow-ups",
+    response={201: ReferralItemOut, **WRITE_ERRORS},
+    summary="Record a follow-up with the partner",
+)
+def referral_follow_up_create(request, referral_id: int, payload: FollowUpIn | None = None):
+    """The owner chased the partner; the follow-up clock restarts. Only the sending agency
+    follows up (403 otherwise); only open referrals (400)."""
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id, sender_only=True)
+    payload = payload or FollowUpIn()
+    updated = services.referral_follow_up_log(
+        referral=referral,
+        actor=_actor(request),
+        channel=payload.channel,
+        note=payload.note,
+        version=payload.version,
+        request=request,
+    )
+    return HttpStatus(201, updated)
+
+
+@router.post(
+    "/referrals/{int:referral_id}/notes",
+    response={201: ReferralItemOut, **WRITE_ERRORS},
+    summary="Add a note to the timeline",
+)
+def referral_note_create(request, referral_id: int, payload: NoteIn):
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id)
+    updated = services.referral_note_add(
+        referral=referral, actor=_actor(request), note=payload.note, request=request
+    )
+    return HttpStatus(201, updated)
+
+
+@router.post(
+    "/referrals/{int:referral_id}/contact-attempts",
+    response={201: ReferralItemOut, **WRITE_ERRORS},
+    summary="Record an attempt to reach the client",
+)
+def referral_contact_attempt_create(
+    request, referral_id: int, payload: ContactAttemptIn | None = None
+):
+    """By the sending team, or by the receiving agency's staff (a partner update). Only open
+    referrals (400 with code `invalid_transition` otherwise)."""
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id)
+    updated = services.referral_contact_attempt(
+        referral=referral,
+        actor=_actor(request),
+        note=payload.note if payload else "",
+        by_partner=referral.receiving_agency_id == request.agency.pk,
+        request=request,
+    )
+    return HttpStatus(201, updated)
+
+
+@router.get(
+    "/referrals/{int:referral_id}/timeline",
+    response={
+        200: list[EventOut],
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="A referral's timeline, newest first",
+)
+@paginate
+def referral_timeline(request, referral_id: int):
+    api_require(request, Perm.VIEW)
+    referral = _referral(request, referral_id)
+    audit_record(action="view", request=request, obj=referral, detail={"timeline": True})
+    return referral.events.select_related("actor", "actor_agency", "disposition")
+
+
+@router.get(
+    "/dispositions",
+    response={200: list[DispositionOut], 401: ErrorOut, 403: ErrorOut},
+    summary="The agency's disposition codes (outcomes and reasons not accepted)",
+)
+def disposition_list(request):
+    api_require(request, Perm.VIEW)
+    return DispositionCode.objects.for_agency(request.agency).filter(is_active=True)
