@@ -156,6 +156,10 @@ class OriginOut(Schema):
 
 class SearchOut(Schema):
     count: int
+    more: bool = Field(
+        description="There are more results than `count`: a search near a point or ZIP code "
+        "counts up to 1,000 (or to the page asked for)."
+    )
     page: int
     per_page: int
     num_pages: int
@@ -399,6 +403,7 @@ def directory_search_list(request, params: Query[SearchParams]):
     origin = page.origin
     return {
         "count": page.total,
+        "more": page.more,
         "page": page.page,
         "per_page": page.query.per_page,
         "num_pages": page.num_pages,

@@ -1,22 +1,24 @@
 """Directory search and match: which services fit a described person, and why.
 
 One function, `directory_search(*, network, query)`, serves the staff directory, the public
-directory and the API. It works in three steps, all in SQL except the distance arithmetic:
+directory and the API. It works in four steps, all in SQL except the distance arithmetic:
 
 1. **Hard filters** (a service that fails one is not a result): the network, status active
    (unless `include_inactive`), the text (full-text index, see `fulltext`), the need term, "has
-   capacity now", and — when a point or ZIP code is given — a bounding box on the indexed
-   (latitude, longitude) of the service's locations, then the great-circle distance to its
-   nearest location within the radius. The distance is computed in SQL (haversine with Django's
-   math functions, which SQLite gets from Django too) so that ranking and paging stay in the
-   database: the demo county puts all 50,000 services inside one 25-mile circle, and shipping
-   those candidates to Python cost ~10x the query itself.
-2. **Soft criteria** (age, gender where the program is gender-specific, population, insurance,
+   capacity now", and — when a point or ZIP code is given — a location within the radius: a
+   bounding box on the indexed (latitude, longitude), then the great-circle distance, computed
+   in SQL (haversine with Django's math functions, which SQLite gets from Django too) so that
+   ranking and paging stay in the database.
+2. **The count**: exact without a point. With one, counting means measuring every candidate
+   (the demo county puts all 50,000 services within one 25-mile circle), so it stops at
+   COUNT_CAP (or the page asked for) and the page says "1,000+".
+3. **Soft criteria** (age, gender where the program is gender-specific, population, insurance,
    court-ordered, language, and status when inactive services are included) are one SQL
    expression each, giving 0 (fits), 1 (unknown) or 1000 (fails). Their sum, `misfit`, ranks the
    results: fewer failures first, then fewer unknowns; then distance, then freshness (the later of
-   last verified / capacity updated), then name.
-3. **The page only** is fetched with its organization, capacities, locations and addresses and
+   last verified / capacity updated), then name. With a point and no criteria the page is the
+   nearest services, found in a small circle widened until it holds the page (`_page_near`).
+4. **The page only** is fetched with its organization, capacities, locations and addresses and
    languages (a fixed number of queries whatever the page holds), each criterion evaluated again
    for those rows to write the reasons — from the same expressions, so the reasons and the
    ranking cannot disagree.
@@ -32,7 +34,6 @@ from datetime import timedelta
 
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     FloatField,
@@ -44,7 +45,6 @@ from django.db.models import (
     TextField,
     Value,
     When,
-    Window,
 )
 from django.db.models.functions import (
     ASin,
@@ -83,6 +83,7 @@ MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 MAX_PAGE = 10_000
 MAX_TEXT = 500
+COUNT_CAP = 1000  # a search near a point counts this many results, then says "1,000+"
 EARTH_RADIUS_MILES = 3958.8
 # Slightly fewer miles per degree than the true ~69.05, so the box never cuts off an edge.
 MILES_PER_DEGREE = 68.7
@@ -192,12 +193,15 @@ class MatchResult:
 @dataclass(slots=True)
 class SearchPage:
     results: list[MatchResult]
-    total: int
+    total: int  # with `more`, a floor: "1,000+ services"
     page: int
-    num_pages: int
+    num_pages: int  # the pages `total` fills
     query: DirectoryQuery  # as searched: normalized, with the page clamped to the pages there are
     origin: Origin | None = None
     words: list[str] = field(default_factory=list)  # the words the text search looked for
+    # There are more results than `total`: a search near a point counts up to COUNT_CAP (or to
+    # the page asked for, if further), as counting further means measuring every candidate.
+    more: bool = False
 
     @property
     def has_previous(self) -> bool:
@@ -205,7 +209,7 @@ class SearchPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.num_pages
+        return self.page < self.num_pages or self.more
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -406,6 +410,9 @@ def _criteria(
                 "gender",
                 Case(
                     # Not gender-specific: gender plays no part (FITS, and the note says so).
+                    # The empty list first: most programs are, and it spares them the JSON
+                    # cast to text.
+                    When(genders_served=[], then=Value(FITS)),
                     When(~Q(genders_text__contains='"'), then=Value(FITS)),
                     When(accepts, then=Value(FITS)),
                     default=Value(FAILS),
@@ -548,44 +555,16 @@ def _hard_filtered(*, network, query: DirectoryQuery, terms, words):
     return services
 
 
-def _rank_without_origin(services, criteria, query: DirectoryQuery, *, words):
-    """The page's ids in rank order.
+def _ranked_without_origin(services, criteria, *, words):
+    """Fit first when criteria are asked, then freshness and name.
 
-    Ranked by freshness alone (no text, no soft criteria): a COUNT, then the page read in order
-    from a `service_fresh_*` index, which stops after the page. Otherwise every candidate has to
-    be scored and sorted anyway, so one query does it and counts them with a window."""
-    ranked = services
+    With no text and no criteria, PostgreSQL reads the page in order from a `service_fresh_*`
+    index and stops after it."""
     order = ["-freshness", "name", "pk"]
     if criteria:
-        ranked = _with_criteria(ranked, criteria, each=False)
+        services = _with_criteria(services, criteria, each=False)
         order.insert(0, "misfit")
-    ranked = ranked.alias(freshness=_freshness(indexed=not words)).order_by(*order)
-    if criteria or words:
-        rows, total, page, num_pages = _counted_page(ranked, query, "pk")
-        return [pk for (pk,) in rows], {}, total, page, num_pages
-    total = services.count()
-    num_pages, page = _pages(total, query)
-    start = (page - 1) * query.per_page
-    ids = list(ranked.values_list("pk", flat=True)[start : start + query.per_page])
-    return ids, {}, total, page, num_pages
-
-
-def _counted_page(ranked, query: DirectoryQuery, *fields):
-    """One page of `ranked` as (*fields, total) rows, the total from a window count.
-
-    A page past the last one shows the last page instead (one more query, to learn the total)."""
-    ranked = ranked.annotate(total=Window(Count("pk")))
-    page = query.page
-    while True:
-        start = (page - 1) * query.per_page
-        rows = list(ranked.values_list(*fields, "total")[start : start + query.per_page])
-        if rows or page == 1:
-            break
-        first = list(ranked.values_list("total", flat=True)[:1])
-        page = max(1, math.ceil(first[0] / query.per_page)) if first else 1
-    total = rows[0][-1] if rows else 0
-    num_pages = max(1, math.ceil(total / query.per_page))
-    return [row[:-1] for row in rows], total, page, num_pages
+    return services.alias(freshness=_freshness(indexed=not words)).order_by(*order)
 
 
 def _distance_miles(origin: Origin, prefix: str):
@@ -602,36 +581,54 @@ def _distance_miles(origin: Origin, prefix: str):
     )
 
 
-def _rank_near(services, criteria, query: DirectoryQuery, origin: Origin):
-    """Bounding box on the indexed lat/long, then the exact distance — in SQL, grouped per
-    service (its nearest location), filtered to the radius and ranked; one query with a window
-    count, so only the page comes back to Python."""
+def _count_near(services, origin: Origin, limit: int) -> int:
+    """How many of `services` have a location within the radius — counting no further than
+    `limit` + 1: the per-service EXISTS lets PostgreSQL stop there, where an exact count has to
+    measure every candidate (the demo county puts all 50,000 services within 25 miles of its
+    middle: ~100 ms for the distances alone)."""
+    located = (
+        ServiceAtLocation.objects.filter(bounding_box(origin, prefix="location__"))
+        .alias(distance=_distance_miles(origin, "location__"))
+        .filter(service=OuterRef("pk"), distance__lte=origin.within_miles)
+    )
+    return services.filter(Exists(located)).order_by().values("pk")[: limit + 1].count()
+
+
+def _within(services, origin: Origin, miles: float):
+    """`services` with a location within `miles` of `origin`, each with the `distance` to its
+    nearest one: a bounding box on the indexed lat/long, then the exact distance, grouped per
+    service."""
     prefix = "service_at_locations__location__"
-    ranked = services
+    circle = replace(origin, within_miles=miles)
+    return (
+        services.filter(bounding_box(circle, prefix=prefix))
+        .annotate(distance=Min(_distance_miles(origin, prefix)))
+        .filter(distance__lte=miles)
+    )
+
+
+def _page_near(services, criteria, origin: Origin, start: int, stop: int, *, counted, more):
+    """The ranked rows start..stop as {id: miles}, in rank order.
+
+    With criteria, fit ranks before distance, so every candidate in the radius is scored.
+    Without, the page is the nearest candidates: look first in the circle that would hold
+    `stop` of the `counted` candidates were they spread evenly (a quarter of its radius when
+    there are `more`, how many more unknown), and double its radius until it holds the page.
+    Every candidate outside a circle is farther than every one inside it, so the page is the
+    one ranking them all would give, for a fraction of the distances."""
     order = ["distance", "-freshness", "name", "pk"]
     if criteria:
-        ranked = _with_criteria(ranked, criteria, each=False)
+        services = _with_criteria(services, criteria, each=False)
         order.insert(0, "misfit")
-    ranked = (
-        ranked.filter(bounding_box(origin, prefix=prefix))
-        .annotate(distance=Min(_distance_miles(origin, prefix)))
-        .filter(distance__lte=origin.within_miles)
-        .alias(freshness=_freshness())
-        .order_by(*order)
-    )
-    rows, total, page, num_pages = _counted_page(ranked, query, "pk", "distance")
-    return (
-        [pk for pk, _ in rows],
-        {pk: distance for pk, distance in rows},
-        total,
-        page,
-        num_pages,
-    )
-
-
-def _pages(total: int, query: DirectoryQuery) -> tuple[int, int]:
-    num_pages = max(1, math.ceil(total / query.per_page))
-    return num_pages, min(query.page, num_pages)
+    miles = origin.within_miles
+    if not criteria:
+        miles *= min(1.0, math.sqrt(stop / counted)) / (4 if more else 1)
+    while True:
+        ranked = _within(services, origin, miles).alias(freshness=_freshness()).order_by(*order)
+        rows = list(ranked.values_list("pk", "distance")[start:stop])
+        if len(rows) == stop - start or miles >= origin.within_miles:
+            return dict(rows)
+        miles = min(2 * miles, origin.within_miles)
 
 
 def _page_services(ids: list[int], criteria) -> dict[int, Service]:
@@ -670,12 +667,26 @@ def directory_search(
     words = fulltext.search_words(query.text)
     services = _hard_filtered(network=network, query=query, terms=terms, words=words)
     criteria = _criteria(query, terms)
+    # The count first, so a page past the last one can show the last page instead.
     if origin is None:
-        ids, nearest, total, page, num_pages = _rank_without_origin(
-            services, criteria, query, words=words
-        )
+        counted = services.count()
+        total, more = counted, False
     else:
-        ids, nearest, total, page, num_pages = _rank_near(services, criteria, query, origin)
+        limit = max(COUNT_CAP, query.page * query.per_page)
+        counted = _count_near(services, origin, limit)
+        total, more = min(counted, limit), counted > limit
+    num_pages = max(1, math.ceil(total / query.per_page))
+    page = query.page if more else min(query.page, num_pages)
+    start, stop = (page - 1) * query.per_page, page * query.per_page
+    nearest = {}
+    if not total:
+        ids = []
+    elif origin is None:
+        ranked = _ranked_without_origin(services, criteria, words=words)
+        ids = list(ranked.values_list("pk", flat=True)[start:stop])
+    else:
+        nearest = _page_near(services, criteria, origin, start, stop, counted=counted, more=more)
+        ids = list(nearest)
     fetched = _page_services(ids, _criteria(query, terms, correlated=True))
     stale_days = capacity_stale_days or AgencyPolicy().capacity_stale_days
     now = timezone.now()
@@ -702,6 +713,7 @@ def directory_search(
         total=total,
         page=page,
         num_pages=num_pages,
+        more=more,
         query=replace(query, page=page),
         origin=origin,
         words=words,

@@ -269,6 +269,57 @@ def test_the_nearest_of_several_locations_counts(cast, org):
     assert page.results[0].distance_miles < 10
 
 
+def test_pages_near_a_point_are_the_nearest_whatever_the_first_circle(cast, org):
+    # Three downtown and a cluster near the edge of the radius: the first circle (sized as if
+    # the 17 were spread evenly) holds only the three, so pages come from widened circles.
+    for number in range(3):
+        factories.service(
+            organization=org,
+            name=f"Downtown {number}",
+            at=(SPRINGFIELD[0] + number * 0.0005, SPRINGFIELD[1]),
+        )
+    for number in range(14):
+        factories.service(
+            organization=org,
+            name=f"Edge {number:02}",
+            at=(PETERSBURG[0] + number * 0.01, PETERSBURG[1]),
+        )
+    near = {"near_lat": SPRINGFIELD[0], "near_lon": SPRINGFIELD[1], "within_miles": 30}
+    everything = search(cast.network, **near, per_page=100)
+    assert len(everything.results) == everything.total == 17
+    distances = [result.distance_miles for result in everything.results]
+    assert distances == sorted(distances)
+
+    paged = [search(cast.network, **near, per_page=5, page=n) for n in (1, 2, 3, 4)]
+
+    assert [name for page in paged for name in names(page)] == names(everything)
+    assert [(page.total, page.num_pages, page.more) for page in paged] == [(17, 4, False)] * 4
+
+
+def test_a_search_near_a_point_counts_up_to_the_cap(cast, org, monkeypatch):
+    monkeypatch.setattr("referloop.directory.search.COUNT_CAP", 4)
+    for number in range(7):
+        factories.service(
+            organization=org,
+            name=f"Site {number}",
+            at=(SPRINGFIELD[0] + number * 0.01, SPRINGFIELD[1]),
+        )
+    near = {"near_lat": SPRINGFIELD[0], "near_lon": SPRINGFIELD[1], "per_page": 2}
+
+    first = search(cast.network, **near)
+    assert (first.total, first.more, first.num_pages) == (4, True, 2)
+    assert names(first) == ["Site 0", "Site 1"] and first.has_next
+    # A page past the count counts on to it.
+    third = search(cast.network, **near, page=3)
+    assert names(third) == ["Site 4", "Site 5"]
+    assert (third.total, third.more, third.page, third.has_next) == (6, True, 3, True)
+    last = search(cast.network, **near, page=4)
+    assert names(last) == ["Site 6"]
+    assert (last.total, last.more, last.has_next) == (7, False, False)
+    # Without a point the count is exact.
+    assert (search(cast.network, per_page=2).total, search(cast.network).more) == (7, False)
+
+
 def test_fit_comes_before_distance_then_freshness_then_name(cast, org):
     now = timezone.now()
     factories.service(organization=org, name="Near but too old", at=SPRINGFIELD, maximum_age=25)

@@ -116,12 +116,13 @@ class Row:
         return self.record.data.get(name)
 
     def known(self, values: dict) -> dict:
-        if not self.absent:
+        absent = self.absent
+        if not absent:
             return values
         return {
             name: value
             for name, value in values.items()
-            if not all(source in self.absent for source in SOURCES.get(name, (name,)))
+            if (name not in absent if name not in SOURCES else not absent.issuperset(SOURCES[name]))
         }
 
     def present(self, name: str) -> bool:
@@ -156,6 +157,13 @@ class Row:
             return None
 
     def text(self, name: str, limit: int | None = None, *, required: bool = False) -> str:
+        # Most values are text that fits: answered here, as `get` would, without its overhead.
+        value = self.record.data.get(name)
+        if value.__class__ is str and "\x00" not in value:
+            value = value.strip()
+            if value and (limit is None or len(value) <= limit):
+                self.used.add(name)
+                return value
         return self.get(name, P.text, max_length=limit, required=required) or ""
 
     def ref(self, name: str) -> str | None:

@@ -24,6 +24,7 @@ from referloop.directory.hsds.parse import BadValue, is_blank, scalar
 from referloop.directory.hsds.report import ERROR, WARNING, Problem
 
 csv.field_size_limit(16 * 1024 * 1024)
+_NESTED = (dict, list)  # a tuple: `isinstance(v, dict | list)` builds the union on every call
 
 
 class InputError(Exception):
@@ -524,20 +525,21 @@ class Flattener:
     def _add(
         self, table: str, obj: dict, path: str, links: dict | None = None, nested=(), force=None
     ) -> str:
-        data = {
-            key: value
-            for key, value in obj.items()
-            if key not in nested and not isinstance(value, dict | list)
-        }
+        data = {}
         for key, value in obj.items():
-            if key in nested or not isinstance(value, dict | list) or not value:
+            if key in nested:
                 continue
-            label = f"{table}.{key}" if key in ("attributes", "metadata") else key
-            self.dataset.add_not_imported(label)
-        for key, value in (links or {}).items():
-            if value is not None and is_blank(data.get(key)):
+            if not isinstance(value, _NESTED):
                 data[key] = value
-        data.update(force or {})  # nesting says more than the ids the object repeats
+            elif value:
+                label = f"{table}.{key}" if key in ("attributes", "metadata") else key
+                self.dataset.add_not_imported(label)
+        if links:
+            for key, value in links.items():
+                if value is not None and is_blank(data.get(key)):
+                    data[key] = value
+        if force:
+            data.update(force)  # nesting says more than the ids the object repeats
         try:
             record_id = scalar(obj.get("id"))
         except BadValue:

@@ -10,9 +10,9 @@
    the directory by (network, source_id), so importing the same file twice changes nothing the
    second time. Writes are bulk — a few queries per table whatever its size: new rows go in with
    `bulk_insert` (COPY on PostgreSQL, multi-row INSERT elsewhere), changed rows with
-   `bulk_update`. New services get their search text as they are inserted; changed ones, and the
-   capacity summary of services whose capacity changed, are refreshed afterwards with the
-   `directory.services` helpers.
+   `bulk_update`. New services get their search text and capacity summary as they are inserted;
+   changed ones, and the capacity summary of services already in the directory whose capacity
+   changed, are refreshed afterwards with the `directory.services` helpers.
 
 What an import never does:
 - delete: a row missing from a later file stays (files are often partial extracts);
@@ -629,6 +629,7 @@ class _Importer:
                 counts.unchanged += 1
         if kind == "service":
             self._compose_search_text(to_create)
+            self._summarize_capacity(to_create)
         # New rows' primary keys: those above the largest before the insert, by source id.
         last = model.objects.aggregate(last=Max("pk"))["last"] or 0
         bulk_insert(model, to_create)
@@ -692,6 +693,23 @@ class _Importer:
                 term_names=[name for _, name in names],
             )
 
+    def _summarize_capacity(self, services: list[dict]) -> None:
+        """New services get the capacity summary of the file's capacities for them (what
+        `_refresh` would write) as they are inserted: rewriting the service rows afterwards
+        also rewrites their entries in every index, the full-text one included."""
+        summaries: dict[str, tuple[bool, object]] = {}
+        for plan in self.plans["capacity"].values():
+            if plan.ok:
+                service_id = plan.refs["service_id"][1]
+                room, updated = plan.values["available"] > 0, plan.values["updated_at"]
+                if service_id in summaries:
+                    had_room, latest = summaries[service_id]
+                    room, updated = room or had_room, max(updated, latest)
+                summaries[service_id] = (room, updated)
+        for row in services:
+            if row["source_id"] in summaries:
+                row["has_capacity"], row["capacity_updated_at"] = summaries[row["source_id"]]
+
     @staticmethod
     def _apply(obj, values: dict) -> list[str]:
         changed = []
@@ -737,7 +755,11 @@ class _Importer:
                 for capacity in capacities
             ],
         )
-        self.capacity_services.update(capacity["service_id"] for capacity in capacities)
+        self.capacity_services.update(
+            capacity["service_id"]
+            for capacity in capacities
+            if capacity["service_id"] not in self.created_services
+        )
 
     def _write_taxonomies(self) -> None:
         """Taxonomies are shared by every network (one row per name)."""

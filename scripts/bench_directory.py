@@ -1,0 +1,95 @@
+"""Directory speed check: search latency per scenario and HSDS import rate.
+
+Run against a database holding `referloop demo --size large` (PostgreSQL for real numbers):
+
+    DATABASE_URL=postgres://... .venv/bin/python scripts/bench_directory.py [search] [import]
+
+Search: warm runs of `directory_search` per scenario, p50/p95 in ms (budget: p95 < 80 ms).
+Import: exports the demo network as HSDS 3.0 JSON, imports it into a scratch network inside a
+transaction that is rolled back, and prints services per second (budget: >= 2,000/s).
+"""
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "referloop.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import django
+
+django.setup()
+
+from django.db import transaction  # noqa: E402
+
+from referloop.core.models import Network  # noqa: E402
+from referloop.demo import DEMO_NETWORK_SLUG  # noqa: E402
+from referloop.directory.hsds.selectors import hsds_write_json  # noqa: E402
+from referloop.directory.hsds.services import hsds_import  # noqa: E402
+from referloop.directory.search import DirectoryQuery, directory_search  # noqa: E402
+
+RUNS = 30
+ELIGIBILITY = {
+    "age": 30,
+    "gender": "male",
+    "court_ordered": True,
+    "insurance": "medicaid",
+    "language": "es",
+    "population": "adults",
+}
+SCENARIOS = {
+    "nothing asked": {},
+    "text": {"text": "counseling"},
+    "need": {"need": "detox"},
+    "has capacity": {"has_capacity": True},
+    "zip radius": {"postal_code": "62701"},
+    "zip radius page 5": {"postal_code": "62701", "page": 5},
+    "zip 5 miles": {"postal_code": "62701", "within_miles": 5},
+    "zip + need": {"postal_code": "62701", "need": "detox"},
+    "zip + need + eligibility": {"postal_code": "62701", "need": "detox", **ELIGIBILITY},
+    "need + eligibility": {"need": "detox", **ELIGIBILITY},
+    "eligibility only": ELIGIBILITY,
+    "zip + eligibility": {"postal_code": "62701", **ELIGIBILITY},
+}
+
+
+def bench_search(network) -> None:
+    print(f"{'scenario':28} {'total':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, asked in SCENARIOS.items():
+        query = DirectoryQuery(**asked)
+        page = directory_search(network=network, query=query)  # warm-up
+        times = []
+        for _ in range(RUNS):
+            start = time.perf_counter()
+            directory_search(network=network, query=query)
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        p95 = times[int(0.95 * (len(times) - 1))]
+        print(f"{name:28} {page.total:>7} {statistics.median(times):8.1f} {p95:8.1f}")
+
+
+def bench_import(network) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "directory.json"
+        count = hsds_write_json(network=network, path=path)
+        with transaction.atomic():
+            scratch = Network.objects.create(name="Import bench", slug="import-bench")
+            start = time.perf_counter()
+            report = hsds_import(path=path, network=scratch)
+            seconds = time.perf_counter() - start
+            transaction.set_rollback(True)
+    errors = len(report.errors)
+    print(f"import: {count} services in {seconds:.1f} s = {count / seconds:,.0f} services/s")
+    print(f"        ({errors} errors; rolled back)")
+
+
+if __name__ == "__main__":
+    demo = Network.objects.get(slug=DEMO_NETWORK_SLUG)
+    wanted = sys.argv[1:] or ["search", "import"]
+    if "search" in wanted:
+        bench_search(demo)
+    if "import" in wanted:
+        bench_import(demo)
