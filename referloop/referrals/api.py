@@ -18,22 +18,19 @@ from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
 from referloop.clients.api import Email, Text
-from referloop.clients.models import Category, Channel, Client, Consent, Disclosure
-from referloop.clients.selectors import disclosure_check
-from referloop.clients.services import disclosure_record
+from referloop.clients.models import Category, Channel, Client, Consent
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.models import User
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
-from referloop.core.timeutils import agency_today, local_midnight_utc
 from referloop.directory.api import DomainErrorOut, ErrorOut, ValidationErrorOut
 from referloop.directory.models import Organization, Service, TaxonomyTerm
 from referloop.directory.vocabulary import NEEDS
 from referloop.referrals import services
 from referloop.referrals.models import DispositionCode, Referral, Status, Urgency
-from referloop.referrals.packets import packet_data
+from referloop.referrals.packets import packet_data, packet_release
 
 router = Router(tags=["referrals"])
 
@@ -382,40 +379,17 @@ def _needs(codes: list[str]) -> list[TaxonomyTerm]:
 
 def _share_with_receiver(request, referral: Referral) -> None:
     """The receiving agency's view of the client: the packet that was sent, if its consent still
-    covers it now (else why not). Each read is a disclosure: it goes in the client's ledger, at
-    most once a day per viewing agency."""
-    packet = referral.packets.select_related("consent").order_by("-created_at", "-id").first()
+    covers it now (else why not) -- the same gate and ledger as the packet pages, channel API."""
+    packet = referral.packets.order_by("-created_at", "-id").first()
     if packet is None:  # only a sent referral reaches a receiver, and sending stores the packet
         return
-    decision = disclosure_check(
-        consent=packet.consent,
-        client=referral.client,
-        organization=referral.organization,
-        categories=packet.categories,
+    release = packet_release(
+        packet=packet, agency=request.agency, by=request.user, as_pdf=False, channel=Channel.API
     )
-    if not decision:
-        referral.client_details_withheld = decision.reason
+    if not release:
+        referral.client_details_withheld = release.decision.reason
         return
     referral.shared_packet = {"created_at": packet.created_at, **packet_data(packet)}
-    today_began = local_midnight_utc(request.agency, agency_today(request.agency))
-    recorded_today = Disclosure.objects.filter(
-        client_id=referral.client_id,
-        channel=Channel.API,
-        object_type=packet._meta.label_lower,
-        object_id=str(packet.pk),
-        recipient_name=request.agency.name[:300],
-        at__gte=today_began,
-    ).exists()
-    if not recorded_today:
-        disclosure_record(
-            consent=packet.consent,
-            channel=Channel.API,
-            recipient_name=request.agency.name,
-            categories=packet.categories,
-            description=f"Referral packet {referral.tracking_id} read through the API",
-            obj=packet,
-            by=request.user,
-        )
 
 
 WRITE_ERRORS = {

@@ -217,12 +217,13 @@ class Release:
         return bool(self.decision)
 
 
-def _inbox_release_recorded_today(packet: Packet, agency) -> bool:
+def _inbox_release_recorded_today(packet: Packet, agency, channel: str) -> bool:
     since = local_midnight_utc(agency, agency_today(agency))
     return (
         client_disclosures(client=packet.referral.client)
         .filter(
-            channel=Channel.AGENCY_INBOX,
+            channel=channel,
+            recipient_name=agency.name[:300],
             object_type=Packet._meta.label_lower,
             object_id=str(packet.pk),
             at__gte=since,
@@ -231,7 +232,9 @@ def _inbox_release_recorded_today(packet: Packet, agency) -> bool:
     )
 
 
-def packet_release(*, packet: Packet, agency, by, as_pdf: bool) -> Release:
+def packet_release(
+    *, packet: Packet, agency, by, as_pdf: bool, channel: str = Channel.AGENCY_INBOX
+) -> Release:
     """Shows a stored packet where that is a new disclosure: the sending agency's PDF (made to be
     handed to the partner: a ledger row every time, channel "Packet PDF"), or the receiving
     agency opening it (HTML or PDF: a ledger row at most once a day, channel "agency inbox").
@@ -256,16 +259,17 @@ def packet_release(*, packet: Packet, agency, by, as_pdf: bool) -> Release:
             return Release(decision)
         referral = locked.referral
         by_sender = agency.pk == referral.agency_id
-        if by_sender or not _inbox_release_recorded_today(locked, agency):
+        if by_sender or not _inbox_release_recorded_today(locked, agency, channel):
             disclosure_record(
                 consent=locked.consent,
-                channel=Channel.PACKET_PDF if by_sender else Channel.AGENCY_INBOX,
+                channel=Channel.PACKET_PDF if by_sender else channel,
                 recipient_name=referral.organization.name if by_sender else agency.name,
                 categories=locked.categories,
                 description=(
                     f"Referral packet {referral.tracking_id} as PDF, to hand to the partner"
                     if by_sender
                     else f"Referral packet {referral.tracking_id} opened by the receiving agency"
+                    f" ({Channel(channel).label})"
                 ),
                 obj=locked,
                 by=by,

@@ -431,6 +431,13 @@ def referral_transition(
         allowed = TRANSITIONS[from_status]
         if to_status not in Status.values:
             raise DomainError(f"Unknown status '{to_status}'.", field="status")
+        if to_status == Status.REQUESTED:
+            # Sending has its own service: it checks consent and safe-contact rules first.
+            raise DomainError(
+                "Send the referral (or record it as sent outside Referloop) to start it.",
+                field="status",
+                code="invalid_transition",
+            )
         if to_status not in allowed and not correction:
             choices = ", ".join(Status(s).label.lower() for s in sorted(allowed)) or "nothing"
             raise DomainError(

@@ -255,7 +255,7 @@ def _dispositions(agency, kinds):
 def _detail_context(request, referral, **forms) -> dict:
     receiver = _is_receiver(request, referral)
     can_write = has_perm(request.membership, Perm.WRITE)
-    allowed = sorted(TRANSITIONS[referral.status])
+    allowed = sorted(TRANSITIONS[referral.status] - {Status.REQUESTED})  # sending is its own form
     if not receiver and referral.receiving_agency_id:
         allowed = [s for s in allowed if s not in services.RECEIVER_MOVES]
     if receiver:
