@@ -428,10 +428,11 @@ def mapping_read(path: str | Path) -> dict[str, str]:
         items = [(None, ours, theirs) for ours, theirs in pairs.items()]
     else:
         rows = [row for row in csv.reader(io.StringIO(text, newline="")) if any(row)]
-        if rows and header_key(rows[0][0]) not in BY_NAME and rows[0][0].strip() not in BY_NAME:
-            rows = rows[1:] if header_key(rows[0][0]) not in ALIASES else rows
+        first = 1
+        if len(rows) > 1 and rows[0][0].strip() not in BY_NAME and rows[1][0].strip() in BY_NAME:
+            rows, first = rows[1:], 2  # a row of titles
         items = []
-        for number, row in enumerate(rows, start=1):
+        for number, row in enumerate(rows, start=first):
             if len(row) != 2:
                 raise SheetError(
                     Problem(name, number, "", "each line needs two cells: our column, your header")
@@ -981,15 +982,9 @@ class SheetReport(ImportReport):
             writer = csv.writer(handle)
             writer.writerow(["file", "row", "column", "severity", "reason"])
             for problem in self.problems:
-                writer.writerow(
-                    [
-                        problem.file,
-                        problem.row or "",
-                        problem.field,
-                        problem.severity,
-                        formula_safe(problem.reason),
-                    ]
-                )
+                cells = (problem.file, problem.field, problem.severity, problem.reason)
+                file, column, severity, reason = (formula_safe(cell) for cell in cells)
+                writer.writerow([file, problem.row or "", column, severity, reason])
 
 
 # --- writing, through the services ---------------------------------------------------------------
@@ -1118,7 +1113,7 @@ class SheetImport:
     def run(self) -> SheetReport:
         report = self.report
         try:
-            rows = self._checked_rows()
+            rows = self.check()
         except SheetError as exc:
             report.problems.append(exc.problem)
             rows = []
@@ -1162,9 +1157,9 @@ class SheetImport:
             },
         )
 
-    # -- checking
-
-    def _checked_rows(self) -> list[SheetRow]:
+    def check(self) -> list[SheetRow]:
+        """Reads the file and checks every row (a few queries, whatever the number of rows);
+        raises SheetError when the file as a whole is unusable."""
         sheet = sheet_read(self.path)
         self.report.problems.extend(sheet.problems)
         positions, problems = columns_match(sheet.headers, sheet.name, self.mapping)

@@ -18,7 +18,13 @@ from referloop.core.models import AuditEvent
 from referloop.directory.models import Organization
 from referloop.referrals.models import EventKind, Referral, ReferralEvent, Status
 from referloop.referrals.services import Actor, referral_accept
-from referloop.referrals.sheet import HEADERS, parse_date, referrals_sheet_import, status_path
+from referloop.referrals.sheet import (
+    HEADERS,
+    SheetImport,
+    parse_date,
+    referrals_sheet_import,
+    status_path,
+)
 from tests.conftest import child_env
 from tests.referrals import factories
 
@@ -530,6 +536,19 @@ def test_status_paths_take_the_usual_steps():
     assert status_path(Status.REQUESTED, Status.ON_HOLD) == [Status.RECEIVED, Status.ON_HOLD]
     assert status_path(Status.ON_HOLD, Status.COMPLETED) == [Status.ACCEPTED, Status.COMPLETED]
     assert status_path(Status.COMPLETED, Status.CANCELLED) is None
+
+
+def test_checking_reads_what_rows_refer_to_once_whatever_their_number(
+    partners, cast, tmp_path, django_assert_num_queries
+):
+    lines = GOOD.read_text(encoding="utf-8").splitlines()
+    rows = [line.split(",", 1)[1] for line in lines[1:3]]  # without their tracking IDs
+    many = write(tmp_path, "many.csv", "\n".join([lines[0], *[f",{row}" for row in rows] * 40]))
+    # partners, their services, members, needs, disposition codes
+    with django_assert_num_queries(5):
+        assert len(SheetImport(path=GOOD, agency=cast.agency_a).check()) == 8
+    with django_assert_num_queries(5):
+        assert len(SheetImport(path=many, agency=cast.agency_a).check()) == 80
 
 
 def test_the_import_function_returns_its_report(partners, cast):
