@@ -34,6 +34,7 @@ from datetime import timedelta
 
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     FloatField,
@@ -45,6 +46,7 @@ from django.db.models import (
     TextField,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import (
     ASin,
@@ -555,16 +557,37 @@ def _hard_filtered(*, network, query: DirectoryQuery, terms, words):
     return services
 
 
-def _ranked_without_origin(services, criteria, *, words):
-    """Fit first when criteria are asked, then freshness and name.
+def _ranked(services, criteria, origin: Origin | None, *, words, miles=None):
+    """The candidates in rank order — fit first when criteria are asked, then distance (within
+    `miles`, default the radius, each with its `distance`), freshness and name.
 
-    With no text and no criteria, PostgreSQL reads the page in order from a `service_fresh_*`
-    index and stops after it."""
+    With no point, no text and no criteria, PostgreSQL reads the page in order from a
+    `service_fresh_*` index and stops after it."""
     order = ["-freshness", "name", "pk"]
+    if origin is not None:
+        order.insert(0, "distance")
     if criteria:
         services = _with_criteria(services, criteria, each=False)
         order.insert(0, "misfit")
+    if origin is not None:
+        services = _within(services, origin, miles or origin.within_miles)
     return services.alias(freshness=_freshness(indexed=not words)).order_by(*order)
+
+
+def _counted_page(ranked, query: DirectoryQuery, *fields):
+    """One page of `ranked` as (*fields) rows and the total, counted by a window in the same
+    query. A page past the last one shows the last page instead (one more query)."""
+    ranked = ranked.annotate(total=Window(Count("pk")))
+    page = query.page
+    while True:
+        start = (page - 1) * query.per_page
+        rows = list(ranked.values_list(*fields, "total")[start : start + query.per_page])
+        if rows or page == 1:
+            break
+        first = list(ranked.values_list("total", flat=True)[:1])
+        page = max(1, math.ceil(first[0] / query.per_page)) if first else 1
+    total = rows[0][-1] if rows else 0
+    return [row[:-1] for row in rows], total, page
 
 
 def _distance_miles(origin: Origin, prefix: str):
@@ -607,28 +630,21 @@ def _within(services, origin: Origin, miles: float):
     )
 
 
-def _page_near(services, criteria, origin: Origin, start: int, stop: int, *, counted, more):
-    """The ranked rows start..stop as {id: miles}, in rank order.
+def _page_near(services, origin: Origin, start: int, stop: int, *, counted: int, more: bool):
+    """Ranked by distance alone, the rows start..stop as {id: miles}: the nearest candidates.
 
-    With criteria, fit ranks before distance, so every candidate in the radius is scored.
-    Without, the page is the nearest candidates: look first in the circle that would hold
-    `stop` of the `counted` candidates were they spread evenly (a quarter of its radius when
-    there are `more`, how many more unknown), and double its radius until it holds the page.
-    Every candidate outside a circle is farther than every one inside it, so the page is the
-    one ranking them all would give, for a fraction of the distances."""
-    order = ["distance", "-freshness", "name", "pk"]
-    if criteria:
-        services = _with_criteria(services, criteria, each=False)
-        order.insert(0, "misfit")
-    miles = origin.within_miles
-    if not criteria:
-        miles *= min(1.0, math.sqrt(stop / counted)) / (4 if more else 1)
+    Look first in the circle that would hold `stop` of the `counted` candidates were they
+    spread evenly (half its radius when there are `more`, how many more unknown), and double
+    its radius until it holds the page. Every candidate outside a circle is farther than every
+    one inside it, so the page is the one ranking them all would give, for a fraction of the
+    distances."""
+    miles = origin.within_miles * min(1.0, math.sqrt(stop / counted)) / (2 if more else 1)
     while True:
-        ranked = _within(services, origin, miles).alias(freshness=_freshness()).order_by(*order)
+        ranked = _ranked(services, [], origin, words=[], miles=min(miles, origin.within_miles))
         rows = list(ranked.values_list("pk", "distance")[start:stop])
         if len(rows) == stop - start or miles >= origin.within_miles:
             return dict(rows)
-        miles = min(2 * miles, origin.within_miles)
+        miles *= 2
 
 
 def _page_services(ids: list[int], criteria) -> dict[int, Service]:
@@ -667,26 +683,38 @@ def directory_search(
     words = fulltext.search_words(query.text)
     services = _hard_filtered(network=network, query=query, terms=terms, words=words)
     criteria = _criteria(query, terms)
-    # The count first, so a page past the last one can show the last page instead.
-    if origin is None:
-        counted = services.count()
-        total, more = counted, False
+    fields = ["pk"] if origin is None else ["pk", "distance"]
+    more = False
+    narrowed = "need" in terms or bool(words)
+    every_one_ranked = bool(criteria) or (origin is None and bool(words))
+    if narrowed and every_one_ranked:
+        # A few thousand candidates at most, each to be scored or sorted anyway: one query ranks
+        # and counts them. (Over every service, the window would sort them all instead of
+        # keeping just the page: those searches count apart.)
+        rows, total, page = _counted_page(
+            _ranked(services, criteria, origin, words=words), query, *fields
+        )
     else:
-        limit = max(COUNT_CAP, query.page * query.per_page)
-        counted = _count_near(services, origin, limit)
-        total, more = min(counted, limit), counted > limit
+        # The count first, so a page past the last one can show the last page instead.
+        if origin is None:
+            counted = total = services.count()
+        else:
+            limit = max(COUNT_CAP, query.page * query.per_page)
+            counted = _count_near(services, origin, limit)
+            total, more = min(counted, limit), counted > limit
+        page = query.page if more else min(query.page, max(1, math.ceil(total / query.per_page)))
+        start, stop = (page - 1) * query.per_page, page * query.per_page
+        if not total:
+            rows = []
+        elif origin is not None and not criteria:
+            rows = _page_near(services, origin, start, stop, counted=counted, more=more).items()
+        else:
+            ranked = _ranked(services, criteria, origin, words=words)
+            rows = ranked.values_list(*fields)[start:stop]
+    rows = list(rows)
     num_pages = max(1, math.ceil(total / query.per_page))
-    page = query.page if more else min(query.page, num_pages)
-    start, stop = (page - 1) * query.per_page, page * query.per_page
-    nearest = {}
-    if not total:
-        ids = []
-    elif origin is None:
-        ranked = _ranked_without_origin(services, criteria, words=words)
-        ids = list(ranked.values_list("pk", flat=True)[start:stop])
-    else:
-        nearest = _page_near(services, criteria, origin, start, stop, counted=counted, more=more)
-        ids = list(nearest)
+    ids = [row[0] for row in rows]
+    nearest = {row[0]: row[1] for row in rows} if origin is not None else {}
     fetched = _page_services(ids, _criteria(query, terms, correlated=True))
     stale_days = capacity_stale_days or AgencyPolicy().capacity_stale_days
     now = timezone.now()
