@@ -96,7 +96,8 @@ def disposition_for(*, agency, code: str, for_status: str) -> DispositionCode:
 def _locked(referral: Referral, version: int | None) -> Referral:
     locked = (
         Referral.objects.select_for_update()
-        .select_related("agency", "agency__network", "client", "organization", "owner")
+        # The client is loaded (and decrypted) only by the writes that need it, e.g. sending.
+        .select_related("agency", "agency__network", "organization", "owner")
         .get(pk=referral.pk)
     )
     if version is not None and locked.version != version:
@@ -176,10 +177,19 @@ def _recent_closed_referral(*, agency, client, now) -> Referral | None:
 
 
 def referral_create(
-    *, agency, actor: Actor, data: ReferralData, at: datetime | None = None, request=None
+    *,
+    agency,
+    actor: Actor,
+    data: ReferralData,
+    at: datetime | None = None,
+    tracking_id: str | None = None,
+    request=None,
 ) -> Referral:
     """A draft referral. A referral for a client whose last one bounced back (not accepted, or
-    closed within the bounce-back window) links to it, and clears its "re-refer" item."""
+    closed within the bounce-back window) links to it, and clears its "re-refer" item.
+
+    `tracking_id` keeps an ID the team already uses (an imported tracking sheet); otherwise a
+    new one is issued."""
     client, organization = data.client, data.organization
     if client.agency_id != agency.pk:
         raise DomainError("Unknown client.", field="client")
@@ -196,10 +206,17 @@ def referral_create(
     owner = _valid_owner(agency, data.owner or actor.user)
     now = at or timezone.now()
     with transaction.atomic():
+        if (
+            tracking_id
+            and Referral.objects.for_agency(agency).filter(tracking_id=tracking_id).exists()
+        ):
+            raise DomainError(
+                f"The tracking ID {tracking_id} is already in use.", field="tracking_id"
+            )
         bounced = _recent_closed_referral(agency=agency, client=client, now=now)
         referral = Referral(
             agency=agency,
-            tracking_id=tracking_id_issue(network=agency.network),
+            tracking_id=tracking_id or tracking_id_issue(network=agency.network),
             client=client,
             owner=owner,
             created_by=actor.user,
@@ -500,7 +517,8 @@ def referral_transition(
             note=note or reason,
             data={"correction": True} if correction else {},
         )
-        if to_status in (Status.REJECTED, Status.FAILED):
+        if to_status in (Status.REJECTED, Status.FAILED) and at is None:
+            # Bad news goes out at once -- news, not history: backdated (imported) changes don't.
             notifications.bad_news_queue(referral=locked, event=event)
         audit_record(
             action="transition",

@@ -1318,9 +1318,8 @@ class SheetImport:
                 urgency=row.urgency,
             ),
             at=sent_at,
+            tracking_id=row.tracking_id or None,
         )
-        if row.tracking_id:
-            _tracking_id_keep(referral, row.tracking_id)
         referral = referral_record_sent(referral=referral, actor=self.actor, at=sent_at)
         self._apply(referral, row, plan_steps(referral, row, self.zone) or [])
 
@@ -1360,13 +1359,6 @@ class SheetImport:
                 reason=row.status_reason if final else "",
                 at=at,
             )
-
-
-def _tracking_id_keep(referral: Referral, tracking_id: str) -> None:
-    # referral_create always issues a network tracking ID; a row that brings the team's own ID
-    # keeps it, so people go on quoting the ID they know and re-imports find the referral.
-    Referral.objects.filter(pk=referral.pk).update(tracking_id=tracking_id)
-    referral.tracking_id = tracking_id
 
 
 def referrals_sheet_import(
