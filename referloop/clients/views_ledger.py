@@ -17,8 +17,8 @@ from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
+from referloop.core.spreadsheets import formula_safe
 from referloop.core.timeutils import agency_zone
-from referloop.directory.publish import _safe as spreadsheet_safe
 
 PAGE_SIZE = 50
 CATEGORY_LABELS = dict(Category.choices)
@@ -67,7 +67,7 @@ def _csv_rows(client: Client, zone):
             consent.state_at(now),
             str(entry.by) if entry.by_id else "",
         )
-        yield writer.writerow([spreadsheet_safe(cell) for cell in cells])
+        yield writer.writerow([formula_safe(cell) for cell in cells])
 
 
 @agency_member_required(Perm.VIEW)

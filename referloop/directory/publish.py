@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from referloop.core.spreadsheets import formula_safe
 from referloop.directory.hsds.selectors import service_dict, services_iter, write_json_list
 from referloop.directory.models import Service
 
@@ -47,15 +48,6 @@ def published_file(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _safe(text: str) -> str:
-    """Keeps a spreadsheet from running a listing's text as a formula (CSV injection)."""
-    if text[:1] in ("=", "@", "\t", "\r") or (
-        text[:1] in ("+", "-") and not text[1:2].isdigit() and text[1:2] not in (" ", "(")
-    ):
-        return "'" + text
-    return text
-
-
 def _address(service: Service) -> str:
     addresses = [
         address
@@ -82,11 +74,11 @@ def _phone(service: Service) -> str:
 
 def _csv_rows(service: Service):
     base = [
-        _safe(service.organization.name),
-        _safe(service.name),
+        formula_safe(service.organization.name),
+        formula_safe(service.name),
         service.status,
-        _safe(_address(service)),
-        _safe(_phone(service)),
+        formula_safe(_address(service)),
+        formula_safe(_phone(service)),
     ]
     capacities = list(service.capacities.all())
     if not capacities:

@@ -83,6 +83,7 @@ from referloop.clients.services import ClientData, client_create
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.models import AuditEvent, Membership
+from referloop.core.spreadsheets import formula_safe, formula_unsafe
 from referloop.core.timeutils import agency_zone
 from referloop.core.tracking_ids import tracking_id_normalize
 from referloop.directory.hsds.readers import decode
@@ -259,7 +260,6 @@ TRACKING_ID = re.compile(r"[A-Z0-9-]{1,40}")
 US_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[ T].*)?")
 ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?")
 TEXT_DATE_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def parse_date(value) -> date:
@@ -294,15 +294,7 @@ def _cell_text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # numbers typed into a spreadsheet: "1001", not "1001.0"
-    text = str(value).strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
-        text = text[1:]
-    return text
-
-
-def formula_safe(text: str) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula (CSV injection)."""
-    return f"'{text}" if text.startswith(FORMULA_START) else text
+    return formula_unsafe(str(value).strip())
 
 
 # --- reading the file ---------------------------------------------------------------------------
