@@ -10,12 +10,19 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from referloop.clients import selectors as client_selectors
 from referloop.core import selectors as core_selectors
 from referloop.core.due import DueItem
 from referloop.core.timeutils import agency_today, local_midnight_utc
 from referloop.directory import selectors as directory_selectors
+from referloop.referrals import selectors as referral_selectors
 
-SOURCES = (core_selectors.due_items, directory_selectors.listing_due_items)
+SOURCES = (
+    core_selectors.due_items,
+    directory_selectors.listing_due_items,
+    referral_selectors.due_items,
+    client_selectors.consent_due_items,
+)
 
 HORIZON_DAYS = 7
 

@@ -1,0 +1,284 @@
+"""Reads for referrals.
+
+The worklist source comes first: `due_items` answers from the stored `next_due_at` only, through
+the partial indexes on (owner, next_due_at) and (agency, next_due_at), in a fixed number of
+queries however many items there are. Nothing here recomputes a due time or reads the timeline.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from referloop.core.due import DueItem
+from referloop.core.models import Membership
+from referloop.core.permissions import Perm, Role, has_perm
+from referloop.referrals.due import escalation_threshold
+from referloop.referrals.models import OPEN, DueReason, EventKind, Referral, Status
+
+# The columns the worklist rows need: only these are loaded, so only the client's name fields
+# are decrypted, and only for the rows returned.
+_DUE_FIELDS = (
+    "pk",
+    "agency_id",
+    "tracking_id",
+    "owner_id",
+    "sent_at",
+    "last_follow_up_at",
+    "last_partner_update_at",
+    "next_due_at",
+    "due_reason",
+    "client__first_name",
+    "client__last_name",
+    "client__preferred_name",
+    "organization__name",
+    "disposition__label",
+)
+
+# Who an overdue referral escalates to (issue 4: "the agency's program lead"). A routing rule,
+# not a permission: every role with the agency worklist can still see escalations there.
+ESCALATION_ROLE = Role.PROGRAM_LEAD
+
+_ACTIONS = {
+    DueReason.RECEIPT: "Log follow-up",
+    DueReason.FIRST_CONTACT: "Log follow-up",
+    DueReason.FOLLOW_UP: "Log follow-up",
+    DueReason.OUTCOME: "Record outcome",
+    DueReason.REREFER: "Re-refer",
+}
+
+
+def _detail_url(referral: Referral) -> str:
+    return reverse("referrals:detail", kwargs={"pk": referral.pk}) + "#next-action"
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
+
+
+def _lateness(due_at: datetime, now: datetime) -> str:
+    """How late, in words ("3 days overdue"); empty when it is not due yet."""
+    if due_at > now:
+        return ""
+    late = now - due_at
+    if late.days == 0:
+        return "Overdue since today."
+    return f"{_days(late.days)} overdue."
+
+
+def _what_is_due(referral: Referral, policy, now: datetime) -> tuple[str, str]:
+    """(kind label, reason) for a referral's stored due reason, in plain words. Reasons name the
+    tracking ID and the partner but never the client: the daily digest e-mails them."""
+    ref, partner = referral.tracking_id, referral.organization.name
+    reason = referral.due_reason
+    if reason == DueReason.RECEIPT:
+        days = policy.receipt_confirm_business_days
+        return "Receipt not confirmed", (
+            f"No receipt confirmation from {partner} for {ref} yet (target: {days} business "
+            f"day{'' if days == 1 else 's'})."
+        )
+    if reason == DueReason.FIRST_CONTACT:
+        return "No first contact", (
+            f"No contact attempt with the client yet for {ref} to {partner} "
+            f"(target: {_days(policy.first_contact_days)})."
+        )
+    if reason == DueReason.OUTCOME:
+        return "Outcome unknown", (
+            f"Outcome of {ref} at {partner} not known yet "
+            f"(target: {_days(policy.outcome_known_days)})."
+        )
+    if reason == DueReason.REREFER:
+        code = referral.disposition.label if referral.disposition_id else "no reason given"
+        return "Re-refer", f"{ref} not accepted by {partner} ({code}): re-refer the client."
+    last_touch = max(
+        filter(
+            None, (referral.sent_at, referral.last_follow_up_at, referral.last_partner_update_at)
+        )
+    )
+    quiet = (now - last_touch).days
+    return "Referral follow-up", (
+        f"Follow up with {partner} about {ref}: last contact {_days(quiet)} ago."
+    )
+
+
+def _subject(referral: Referral) -> str:
+    return f"{referral.client.display_name} · {referral.tracking_id}"
+
+
+def _owner_item(referral: Referral, policy, now: datetime) -> DueItem:
+    kind_label, reason = _what_is_due(referral, policy, now)
+    return DueItem(
+        key=f"referral:{referral.pk}",
+        kind=f"referral_{referral.due_reason}",
+        kind_label=kind_label,
+        subject=_subject(referral),
+        reason=" ".join(filter(None, (reason, _lateness(referral.next_due_at, now)))),
+        due_at=referral.next_due_at,
+        action_label=_ACTIONS.get(referral.due_reason, "Log follow-up"),
+        action_url=_detail_url(referral),
+        owner_id=referral.owner_id,
+    )
+
+
+def _escalation_item(referral: Referral, policy, now: datetime) -> DueItem:
+    _, reason = _what_is_due(referral, policy, now)
+    late = (now - referral.next_due_at).days
+    escalates_after = timedelta(days=policy.escalate_after_overdue_days)
+    return DueItem(
+        key=f"referral-escalation:{referral.pk}",
+        kind="escalation",
+        kind_label="Escalation",
+        subject=_subject(referral),
+        reason=f"{_days(late)} overdue, owned by {referral.owner}. {reason}",
+        # It became the lead's the moment it crossed the escalation threshold.
+        due_at=referral.next_due_at + escalates_after,
+        action_label="Review",
+        action_url=_detail_url(referral),
+    )
+
+
+def _inbox_item(referral: Referral, now: datetime) -> DueItem:
+    # The receiving agency sees only the packet the consent allowed, never the sender's client
+    # record: no client name here, only the tracking ID, the sender and the service.
+    wanted = referral.service.name if referral.service_id else referral.organization.name
+    waiting = now - referral.sent_at
+    since = "today" if waiting.days == 0 else f"{_days(waiting.days)} ago"
+    return DueItem(
+        key=f"referral-inbox:{referral.pk}",
+        kind="referral_inbox",
+        kind_label="New referral",
+        subject=f"{referral.tracking_id} from {referral.agency.name}",
+        reason=f"New referral {referral.tracking_id} from {referral.agency.name} for {wanted}, "
+        f"sent {since}: acknowledge it so they know it arrived.",
+        due_at=referral.sent_at,
+        action_label="Acknowledge",
+        action_url=_detail_url(referral),
+    )
+
+
+def referrals_to_escalate(*, agency, now: datetime):
+    """The agency's referrals overdue long enough to go to its program leads (as of `now`)."""
+    return Referral.objects.filter(
+        agency=agency, next_due_at__lte=escalation_threshold(agency, now)
+    )
+
+
+def due_items(*, agency, member: Membership | None, until: datetime) -> list[DueItem]:
+    """The referrals worklist source (see core.selectors.due_items for the contract).
+
+    - the member's own referrals whose stored due time is at or before `until` (member None:
+      everyone's in the agency);
+    - escalations, for program leads (and the whole agency): referrals overdue by more than the
+      policy's threshold. They are never forecast: a referral escalates only once it is late.
+    - the agency's inbox: referrals sent to it that nobody there has acknowledged yet, for the
+      members who can acknowledge them.
+    """
+    if member is not None and member.agency_id != agency.pk:
+        return []
+    now = timezone.now()
+    policy = agency.policies
+    owned = Referral.objects.filter(agency=agency, next_due_at__lte=until)
+    if member is not None:
+        owned = owned.filter(owner=member.user_id)
+    items = [
+        _owner_item(referral, policy, now)
+        for referral in owned.select_related("client", "organization", "disposition")
+        .only(*_DUE_FIELDS)
+        .order_by("next_due_at", "pk")
+    ]
+    if member is None or member.role == ESCALATION_ROLE:
+        escalated = (
+            referrals_to_escalate(agency=agency, now=min(now, until))
+            .select_related("client", "organization", "disposition", "owner")
+            .only(*_DUE_FIELDS, "owner__full_name", "owner__email")
+            .order_by("next_due_at", "pk")
+        )
+        items += [_escalation_item(referral, policy, now) for referral in escalated]
+    if member is None or has_perm(member, Perm.WRITE):
+        inbox = (
+            Referral.objects.filter(
+                receiving_agency=agency, status=Status.REQUESTED, sent_at__lte=until
+            )
+            .select_related("agency", "organization", "service")
+            .only(
+                "pk",
+                "tracking_id",
+                "sent_at",
+                "service_id",
+                "agency__name",
+                "organization__name",
+                "service__name",
+            )
+            .order_by("sent_at", "pk")
+        )
+        items += [_inbox_item(referral, now) for referral in inbox]
+    return items
+
+
+# --- lists and detail pages --------------------------------------------------------------------
+
+_LIST_RELATED = ("client", "organization", "service", "owner", "agency", "receiving_agency")
+_LIST_ORDER = {"created": ("created_at", "id"), "due": ("next_due_at", "id")}
+
+
+def referral_list(
+    *,
+    agency,
+    direction: str = "outbound",
+    statuses=(),
+    owner_id: int | None = None,
+    partner_id: int | None = None,
+    overdue: bool = False,
+    open_only: bool = False,
+    sort: str = "-created",
+):
+    """Referrals sent by the agency (outbound) or sent to it (inbound, never drafts), filtered on
+    indexed columns; "overdue" compares the stored due time with now."""
+    if direction == "inbound":
+        rows = Referral.objects.filter(receiving_agency=agency).exclude(status=Status.DRAFT)
+    else:
+        rows = Referral.objects.for_agency(agency)
+    if statuses:
+        rows = rows.filter(status__in=statuses)
+    if open_only:
+        rows = rows.filter(status__in=OPEN)
+    if owner_id:
+        rows = rows.filter(owner_id=owner_id)
+    if partner_id:
+        rows = rows.filter(organization_id=partner_id)
+    if overdue:
+        rows = rows.filter(next_due_at__lte=timezone.now())
+    order = _LIST_ORDER.get(sort, ("-created_at", "-id"))
+    return rows.select_related(*_LIST_RELATED).order_by(*order)
+
+
+def client_referrals(*, client) -> list[Referral]:
+    return list(
+        Referral.objects.for_agency(client.agency)
+        .filter(client=client)
+        .select_related("organization", "service")
+        .order_by("-created_at")
+    )
+
+
+def referral_timeline(*, referral: Referral, for_receiver: bool) -> list:
+    """Events newest first. The receiving agency sees the sending, status changes and partner
+    replies -- never the sender's internal notes, follow-ups or e-mails."""
+    events = referral.events.select_related("actor", "actor_agency", "disposition")
+    if for_receiver:
+        events = events.filter(kind__in=[EventKind.SENT, EventKind.STATUS, EventKind.PARTNER_REPLY])
+    return list(events.order_by("-at", "-id"))
+
+
+def referral_chain(*, referral: Referral) -> list[Referral]:
+    """The bounce-back chain around a referral: the one it re-refers and those re-referring it."""
+    linked = Q(bounce_back_of_id=referral.pk)
+    if referral.bounce_back_of_id:
+        linked |= Q(pk=referral.bounce_back_of_id)
+    return list(
+        Referral.objects.for_agency(referral.agency)
+        .filter(linked)
+        .select_related("organization")
+        .order_by("created_at")
+    )
