@@ -33,6 +33,7 @@ from referloop.referrals.models import (
     ReplyLink,
     Status,
 )
+from referloop.worklist.selectors import worklist_for
 
 pytestmark = pytest.mark.django_db
 SEED = 1
@@ -101,6 +102,31 @@ def test_each_coordinator_has_overdue_work_and_some_escalates(demo):
     assert coming >= 3
     reasons = set(demo_referrals().exclude(due_reason="").values_list("due_reason", flat=True))
     assert reasons == set(DueReason.values)
+
+
+def test_monday_morning_worklists(demo):
+    """What people see: the coordinator's overdue referral items, the program lead's
+    escalations, and the receiving agency's inbox of referrals to acknowledge."""
+    inbox_items = 0
+    for _, slug, _ in CORE_AGENCIES:
+        agency = Agency.objects.get(slug=slug)
+        members = {m.role: m for m in Membership.objects.filter(agency=agency)}
+        coordinator = worklist_for(agency=agency, member=members[Role.COORDINATOR])
+        owned_kinds = {f"referral_{reason}" for reason in DueReason.values}
+        overdue = [item for item in coordinator.overdue if item.kind in owned_kinds]
+        assert len(overdue) >= 2, slug
+        assert {item.owner_id for item in overdue} == {members[Role.COORDINATOR].user_id}
+        inbox_items += sum(item.kind == "referral_inbox" for item in coordinator.overdue)
+    lead_kinds = Counter(
+        item.kind
+        for _, slug, _ in CORE_AGENCIES
+        for item in worklist_for(
+            agency=Agency.objects.get(slug=slug),
+            member=Membership.objects.get(agency__slug=slug, role=Role.PROGRAM_LEAD),
+        ).overdue
+    )
+    assert lead_kinds["escalation"] >= 1
+    assert inbox_items >= 1
 
 
 def test_stored_due_times_are_what_next_due_says(demo):
