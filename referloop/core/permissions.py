@@ -21,12 +21,15 @@ class Perm(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     CONFIGURE_AGENCY = "configure_agency"  # policies, time zone, codes, rules
     VIEW_AUDIT = "view_audit"
+    RECEIVE_ESCALATIONS = "receive_escalations"  # overdue referrals escalate to these people
 
 
 _STAFF = {Perm.VIEW, Perm.WRITE, Perm.VIEW_MEMBERS}
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
-    Role.ADMINISTRATOR: frozenset(Perm),
-    Role.PROGRAM_LEAD: frozenset(_STAFF | {Perm.VIEW_AGENCY_WORKLIST, Perm.VIEW_AUDIT}),
+    Role.ADMINISTRATOR: frozenset(Perm) - {Perm.RECEIVE_ESCALATIONS},
+    Role.PROGRAM_LEAD: frozenset(
+        _STAFF | {Perm.VIEW_AGENCY_WORKLIST, Perm.VIEW_AUDIT, Perm.RECEIVE_ESCALATIONS}
+    ),
     Role.COORDINATOR: frozenset(_STAFF),
     Role.INTAKE: frozenset(_STAFF),
     Role.AUDITOR: frozenset(

@@ -188,6 +188,12 @@ class Referral(models.Model):
                 name="referral_inbox",
                 condition=Q(receiving_agency__isnull=False),
             ),
+            # The receiving agency's "acknowledge" worklist items: only unacknowledged rows.
+            models.Index(
+                fields=["receiving_agency", "sent_at"],
+                name="referral_inbox_unacknowledged",
+                condition=Q(receiving_agency__isnull=False, status="requested"),
+            ),
             # The worklist paths: due rows only (closed referrals leave these indexes).
             models.Index(
                 fields=["owner", "next_due_at"],

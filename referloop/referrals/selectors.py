@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from referloop.core.due import DueItem
 from referloop.core.models import Membership
-from referloop.core.permissions import Perm, Role, has_perm
+from referloop.core.permissions import Perm, has_perm
 from referloop.referrals.due import escalation_threshold
 from referloop.referrals.models import OPEN, DueReason, EventKind, Referral, Status
 
@@ -36,9 +36,6 @@ _DUE_FIELDS = (
     "disposition__label",
 )
 
-# Who an overdue referral escalates to (issue 4: "the agency's program lead"). A routing rule,
-# not a permission: every role with the agency worklist can still see escalations there.
-ESCALATION_ROLE = Role.PROGRAM_LEAD
 
 _ACTIONS = {
     DueReason.RECEIPT: "Log follow-up",
@@ -187,7 +184,7 @@ def due_items(*, agency, member: Membership | None, until: datetime) -> list[Due
         .only(*_DUE_FIELDS)
         .order_by("next_due_at", "pk")
     ]
-    if member is None or member.role == ESCALATION_ROLE:
+    if member is None or has_perm(member, Perm.RECEIVE_ESCALATIONS):
         escalated = (
             referrals_to_escalate(agency=agency, now=min(now, until))
             .select_related("client", "organization", "disposition", "owner")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from referloop.clients.models import Channel
@@ -745,6 +746,39 @@ def referral_due_refresh(*, referral: Referral) -> Referral:
     Referral.objects.filter(pk=referral.pk).update(next_due_at=due.at, due_reason=due.reason)
     referral.next_due_at, referral.due_reason = due.at, due.reason
     return referral
+
+
+# --- escalation ---------------------------------------------------------------------------
+
+
+def referral_escalations_record(*, agency, now: datetime) -> int:
+    """Marks the agency's referrals that escalated (once per overdue spell: a referral chased and
+    late again escalates anew) and notes it on their timelines."""
+    from referloop.referrals.selectors import referrals_to_escalate
+
+    newly = list(
+        referrals_to_escalate(agency=agency, now=now)
+        .filter(Q(escalated_at__isnull=True) | Q(escalated_at__lt=F("next_due_at")))
+        .values_list("pk", "next_due_at")
+    )
+    if not newly:
+        return 0
+    referrals_to_escalate(agency=agency, now=now).filter(pk__in=[pk for pk, _ in newly]).update(
+        escalated_at=now
+    )
+    ReferralEvent.objects.bulk_create(
+        ReferralEvent(
+            agency=agency,
+            referral_id=pk,
+            at=now,
+            kind=EventKind.ESCALATED,
+            actor_label="Daily digest",
+            note="Overdue past the escalation threshold: sent to the program leads.",
+            data={"overdue_since": due_at.isoformat()},
+        )
+        for pk, due_at in newly
+    )
+    return len(newly)
 
 
 # --- disposition codes (agency settings) -------------------------------------------------------

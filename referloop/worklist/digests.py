@@ -13,7 +13,6 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -21,8 +20,7 @@ from referloop.core.due import DueItem
 from referloop.core.models import Agency, Membership, OutboundEmail, User
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.timeutils import agency_now, agency_today, is_business_day
-from referloop.referrals.models import EventKind, ReferralEvent
-from referloop.referrals.selectors import referrals_to_escalate
+from referloop.referrals.services import referral_escalations_record
 from referloop.worklist.selectors import worklist_for
 
 DIGEST_HOUR = 7  # agency-local: the digest is there when people start the day
@@ -88,34 +86,6 @@ def _subject(day: date, sections: list[Section]) -> str:
     return f"Referloop, {day:%a} {day.day} {day:%b}: {summary}"
 
 
-def _escalations_record(*, agency: Agency, now: datetime) -> int:
-    """Marks the agency's referrals that escalated (once per overdue spell: a referral chased and
-    late again escalates anew) and notes it on their timelines."""
-    newly = list(
-        referrals_to_escalate(agency=agency, now=now)
-        .filter(Q(escalated_at__isnull=True) | Q(escalated_at__lt=F("next_due_at")))
-        .values_list("pk", "next_due_at")
-    )
-    if not newly:
-        return 0
-    referrals_to_escalate(agency=agency, now=now).filter(pk__in=[pk for pk, _ in newly]).update(
-        escalated_at=now
-    )
-    ReferralEvent.objects.bulk_create(
-        ReferralEvent(
-            agency=agency,
-            referral_id=pk,
-            at=now,
-            kind=EventKind.ESCALATED,
-            actor_label="Daily digest",
-            note="Overdue past the escalation threshold: sent to the program leads.",
-            data={"overdue_since": due_at.isoformat()},
-        )
-        for pk, due_at in newly
-    )
-    return len(newly)
-
-
 def _digest_queue(*, user: User, day: date, sections: list[Section], now: datetime) -> bool:
     context = {"user": user, "day": day, "sections": sections, "base_url": settings.BASE_URL}
     with transaction.atomic():
@@ -133,7 +103,7 @@ def _digest_queue(*, user: User, day: date, sections: list[Section], now: dateti
             # `now` was read before the worklists were: what is marked was listed.
             for section in sections:
                 if section.escalations:
-                    _escalations_record(agency=section.agency, now=now)
+                    referral_escalations_record(agency=section.agency, now=now)
     return created
 
 

@@ -61,7 +61,9 @@ def test_the_whole_loop(page: Page, browser: Browser, live_server, partner_listi
     page.get_by_role("link", name="Refer here").first.click()
     expect(page.get_by_role("heading", name="Refer Dana Rivers")).to_be_visible()
     page.get_by_label("Contact's e-mail").fill("intake@riverbend.example.org")
-    page.get_by_role("textbox", name="Reason for referral").fill("Needs a sober-living bed after detox.")
+    page.get_by_role("textbox", name="Reason for referral").fill(
+        "Needs a sober-living bed after detox."
+    )
     page.get_by_role("button", name="Send referral").click()
     expect(page.get_by_text(re.compile(r"sent by e-mail to intake@riverbend"))).to_be_visible()
     referral = Referral.objects.get()
@@ -78,7 +80,7 @@ def test_the_whole_loop(page: Page, browser: Browser, live_server, partner_listi
     link = live_server.url + link[link.index("/r/") :]
     partner = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
     partner.goto(link)
-    expect(partner.get_by_text(referral.tracking_id)).to_be_visible()
+    expect(partner.get_by_role("heading", name=referral.tracking_id)).to_be_visible()
     partner.get_by_role("radio", name="Accepted", exact=True).check()
     partner.get_by_role("button", name="Send answer").click()
     expect(partner.get_by_text(re.compile("Thank you", re.I))).to_be_visible()
