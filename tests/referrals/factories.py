@@ -15,7 +15,6 @@ from django.utils import timezone
 from referloop.clients.models import Category
 from referloop.clients.services import ClientData, ConsentData, client_create, consent_record
 from referloop.referrals.services import Actor, ReferralData, referral_create, referral_send
-
 from tests.directory import factories as directory
 
 DEFAULT_CATEGORIES = (Category.IDENTITY, Category.CONTACT, Category.REASON)

@@ -5,18 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0001_initial'),
-        ('core', '0003_outboundemail'),
-        ('directory', '0006_service_match_keys'),
-        ('referrals', '0002_timeline_append_only_and_default_codes'),
+        ("clients", "0001_initial"),
+        ("core", "0003_outboundemail"),
+        ("directory", "0006_service_match_keys"),
+        ("referrals", "0002_timeline_append_only_and_default_codes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(condition=models.Q(('receiving_agency__isnull', False), ('status', 'requested')), fields=['receiving_agency', 'sent_at'], name='referral_inbox_unacknowledged'),
+            model_name="referral",
+            index=models.Index(
+                condition=models.Q(("receiving_agency__isnull", False), ("status", "requested")),
+                fields=["receiving_agency", "sent_at"],
+                name="referral_inbox_unacknowledged",
+            ),
         ),
     ]
