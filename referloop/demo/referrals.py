@@ -10,8 +10,11 @@ from the same steps, applied the way the services apply them, so they agree with
 Rows are plain tuples written a table at a time (COPY on PostgreSQL, one executemany on SQLite),
 with primary keys reserved up front so children can name parents written in the same batch.
 Building Django model instances costs ~40 µs each on a small machine, too slow for five million
-events; every value still goes through its field's `get_db_prep_save`, so encrypted fields are
-encrypted and JSON and dates adapted exactly as the ORM would store them.
+events; each value is still converted the way its field would (encrypted by the field itself,
+dates by the database adapter, JSON as text), so the rows are what the ORM would store.
+
+The same seed at the same moment gives the same history; as it is laid out relative to now (so
+the demo always looks current), another day shifts the dates and, with them, some details.
 """
 
 import heapq
