@@ -16,8 +16,17 @@ from referloop.demo import (
     demo_build,
     demo_logins,
 )
+from referloop.demo.referrals import VOLUMES, Volume
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _little_referral_history(monkeypatch):
+    # These tests are about the network, its agencies and its people; the referral history has
+    # its own tests (tests/test_demo_referrals.py). A token history keeps rebuilds quick.
+    for size in VOLUMES:
+        monkeypatch.setitem(VOLUMES, size, Volume(clients=4, referrals=8))
 
 
 def demo(*args) -> str:
