@@ -29,8 +29,9 @@ def _format(raw: str) -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-def tracking_id_generate() -> str:
-    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+def tracking_id_generate(rng=secrets) -> str:
+    """A new ID; `rng` (anything with `choice`) lets demo data draw reproducible ones."""
+    body = "".join(rng.choice(ALPHABET) for _ in range(BODY_LENGTH))
     return _format(body + _check_character(body))
 
 

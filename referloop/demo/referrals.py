@@ -48,7 +48,7 @@ from referloop.core.fields import EncryptedTextField
 from referloop.core.models import IssuedTrackingId, Membership
 from referloop.core.permissions import Role
 from referloop.core.timeutils import agency_zone
-from referloop.core.tracking_ids import ALPHABET, BODY_LENGTH, _check_character
+from referloop.core.tracking_ids import tracking_id_generate
 from referloop.demo.directory import PARTNER_ORGANIZATIONS, TOWNS
 from referloop.directory.models import Organization, Service, ServiceAttribute
 from referloop.directory.vocabulary import NEEDS
@@ -1082,9 +1082,7 @@ class Builder:
         """A tracking ID drawn from the seeded generator (the same seed gives the same IDs),
         unique in the network like `core.services.tracking_id_issue` makes them."""
         while True:
-            body = "".join(self.rng.choice(ALPHABET) for _ in range(BODY_LENGTH))
-            raw = body + _check_character(body)
-            code = f"{raw[:4]}-{raw[4:]}"
+            code = tracking_id_generate(self.rng)
             if code not in self.issued:
                 self.issued.add(code)
                 return code
