@@ -2,9 +2,15 @@
 
 Run against a database holding `referloop demo --size large` (PostgreSQL for real numbers):
 
-    DATABASE_URL=postgres://... .venv/bin/python scripts/bench_directory.py [search] [import]
+    DATABASE_URL=postgres://... .venv/bin/python scripts/bench_directory.py \
+        [search] [sql [-v]] [import]
+
+(BENCH_RUNS=N: runs per scenario, default 30.)
 
 Search: warm runs of `directory_search` per scenario, p50/p95 in ms (budget: p95 < 80 ms).
+SQL: the same searches' queries run again under EXPLAIN ANALYZE (PostgreSQL only): the median
+over the runs of their summed execution time, which a busy machine disturbs less than the
+wall clock; `sql -v` also prints each query's plan once.
 Import: exports the demo network as HSDS 3.0 JSON, imports it into a scratch network inside a
 transaction that is rolled back, and prints services per second (budget: >= 2,000/s).
 """
@@ -23,7 +29,8 @@ import django
 
 django.setup()
 
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from referloop.core.models import Network  # noqa: E402
 from referloop.demo import DEMO_NETWORK_SLUG  # noqa: E402
@@ -31,7 +38,7 @@ from referloop.directory.hsds.selectors import hsds_write_json  # noqa: E402
 from referloop.directory.hsds.services import hsds_import  # noqa: E402
 from referloop.directory.search import DirectoryQuery, directory_search  # noqa: E402
 
-RUNS = 30
+RUNS = int(os.environ.get("BENCH_RUNS", 30))
 ELIGIBILITY = {
     "age": 30,
     "gender": "male",
@@ -71,6 +78,30 @@ def bench_search(network) -> None:
         print(f"{name:28} {page.total:>7} {statistics.median(times):8.1f} {p95:8.1f}")
 
 
+def _explained(sql: str, *, verbose: bool) -> float:
+    """Runs one captured query under EXPLAIN ANALYZE; its execution time in ms."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+        plan = [row[0] for row in cursor.fetchall()]
+    if verbose:
+        print("\n".join(["", sql[:2000], *plan]))
+    return float(plan[-1].split(":")[1].split()[0])
+
+
+def bench_sql(network, *, verbose: bool) -> None:
+    print(f"{'scenario':28} {'queries':>7} {'sql p50 ms':>10} {'sql max ms':>10}")
+    for name, asked in SCENARIOS.items():
+        with CaptureQueriesContext(connection) as captured:
+            directory_search(network=network, query=DirectoryQuery(**asked))
+        statements = [query["sql"] for query in captured.captured_queries]
+        for sql in statements:  # warm-up
+            _explained(sql, verbose=verbose)
+        times = sorted(
+            sum(_explained(sql, verbose=False) for sql in statements) for _ in range(RUNS // 3)
+        )
+        print(f"{name:28} {len(statements):>7} {statistics.median(times):10.1f} {times[-1]:10.1f}")
+
+
 def bench_import(network) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "directory.json"
@@ -91,5 +122,7 @@ if __name__ == "__main__":
     wanted = sys.argv[1:] or ["search", "import"]
     if "search" in wanted:
         bench_search(demo)
+    if "sql" in wanted:
+        bench_sql(demo, verbose="-v" in wanted)
     if "import" in wanted:
         bench_import(demo)

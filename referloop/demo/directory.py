@@ -25,7 +25,7 @@ from referloop.directory.models import (
     ServiceCapacity,
     TaxonomyTerm,
 )
-from referloop.directory.services import search_text_compose
+from referloop.directory.services import match_keys_compose, search_text_compose
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS
 
 BATCH = 2000
@@ -538,8 +538,9 @@ class DirectoryBuilder:
                 closes_at=time(17, 0),
             )
         )
-        if self.rng.random() < 0.3:
-            self._add(Language(network=self.network, service=service, name="Spanish", code="es"))
+        spoken = ["es"] if self.rng.random() < 0.3 else []
+        for code in spoken:
+            self._add(Language(network=self.network, service=service, name="Spanish", code=code))
         codes = [*spec.needs, *spec.populations, *spec.payment]
         for code in codes:
             self._add(ServiceAttribute(service=service, term=self.terms[code]))
@@ -573,6 +574,10 @@ class DirectoryBuilder:
             service=service,
             organization_name=org.name,
             term_names=[self.terms[c].name for c in codes],
+        )
+        service.match_keys = match_keys_compose(
+            term_ids=[self.terms[c].pk for c in [*spec.populations, *spec.payment]],
+            language_codes=spoken,
         )
         return service
 

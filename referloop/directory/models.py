@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest
 from django.utils import timezone
 
 from referloop.core.models import Agency, Network
@@ -199,6 +199,33 @@ class Service(HsdsRecord):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     # Everything free-text search looks at, in one column (kept by directory.services).
     search_text = models.TextField(blank=True, editable=False)
+    # What eligibility search checks membership in — the service's taxonomy terms and spoken
+    # languages — as space-delimited keys (" t:12 t:40 lang lang:es ", see
+    # directory.services.match_keys_compose), so each check is one LIKE on the row search reads
+    # anyway instead of a join. Kept by directory.services with search_text.
+    match_keys = models.TextField(blank=True, default="", editable=False)
+    # Everything search's soft criteria read, in one value the database computes: services with
+    # the same key fit any described person alike, so search scores the few distinct keys
+    # instead of every service (`search._tiers`). `match_keys` has no "|" and goes before the
+    # one part that may (the genders' JSON), so different rows never share a key by accident.
+    eligibility_key = models.GeneratedField(
+        expression=Concat(
+            "status",
+            Value("|"),
+            Cast("minimum_age", models.TextField()),
+            Value("|"),
+            Cast("maximum_age", models.TextField()),
+            Value("|"),
+            Cast("court_ordered_accepted", models.TextField()),
+            Value("|"),
+            "match_keys",
+            Value("|"),
+            Cast("genders_served", models.TextField()),
+            output_field=models.TextField(),
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -221,6 +248,12 @@ class Service(HsdsRecord):
         indexes = [
             models.Index(
                 fields=["network", "status", "has_capacity"], name="service_search_filter"
+            ),
+            # Search with criteria counts the candidates per eligibility_key (an index-only scan
+            # of this on PostgreSQL, as cheap as counting them), then reads the page's keys.
+            models.Index(
+                fields=["network", "status", "eligibility_key", "has_capacity", "id"],
+                name="service_search_tiers",
             ),
             models.Index(fields=["agency", "last_verified_at"], name="service_agency_verified"),
             models.Index(fields=["organization"], name="service_organization"),

@@ -1,4 +1,8 @@
-"""Writes to the directory: capacity updates, verification, search text, default vocabularies."""
+"""Writes to the directory: capacity updates, verification, search text and match keys, default
+vocabularies."""
+
+import re
+from collections import defaultdict
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -8,6 +12,7 @@ from referloop.core.errors import DomainError
 from referloop.directory.models import (
     CapacityReading,
     CapacityUnit,
+    Language,
     Organization,
     Service,
     ServiceAttribute,
@@ -15,7 +20,12 @@ from referloop.directory.models import (
     Taxonomy,
     TaxonomyTerm,
 )
-from referloop.directory.vocabulary import VOCABULARIES
+from referloop.directory.vocabulary import PAYMENT, POPULATIONS, VOCABULARIES
+
+# The vocabularies whose terms search scores, so whose terms are in `Service.match_keys` (the
+# need is a hard filter, read from the attributes' index). Fewer keys, fewer distinct
+# `eligibility_key`s for search to score.
+MATCHED_VOCABULARIES = (POPULATIONS, PAYMENT)
 
 
 def vocabulary_ensure() -> None:
@@ -61,6 +71,48 @@ def search_text_refresh(*, service_ids) -> int:
         )
     Service.objects.bulk_update(services, ["search_text"], batch_size=1000)
     return len(services)
+
+
+def match_keys_compose(*, term_ids, language_codes) -> str:
+    """`Service.match_keys` for a service with these taxonomy terms (of MATCHED_VOCABULARIES)
+    and languages (codes, "" for a language listed by name only):
+    " t:<term id> ... lang lang:<code> ... ", sorted.
+
+    "lang" says the service lists languages at all (so a language it lacks is a misfit, not an
+    unknown); codes keep only lower-case letters, digits and hyphens ("es_MX" → "es-mx"), so
+    `search` can find "es" as "% lang:es %" or "% lang:es-%", both engines' LIKE agree, and the
+    keys never hold the "|" that separates the parts of `Service.eligibility_key`."""
+    keys = {f"t:{pk}" for pk in term_ids}
+    codes = list(language_codes)
+    if codes:
+        keys.add("lang")
+    for code in codes:
+        code = re.sub(r"[^a-z0-9-]+", "", str(code).lower().replace("_", "-"))
+        if code:
+            keys.add(f"lang:{code}")
+    return f" {' '.join(sorted(keys))} " if keys else ""
+
+
+def match_keys_refresh(*, service_ids) -> None:
+    """Recomputes `Service.match_keys` from the services' attributes and languages, in bulk."""
+    ids = list(service_ids)
+    term_ids, codes = defaultdict(list), defaultdict(list)
+    attributes = ServiceAttribute.objects.filter(
+        service_id__in=ids, term__taxonomy__name__in=MATCHED_VOCABULARIES
+    )
+    for service_id, term_id in attributes.values_list("service_id", "term_id"):
+        term_ids[service_id].append(term_id)
+    for service_id, code in Language.objects.filter(service_id__in=ids).values_list(
+        "service_id", "code"
+    ):
+        codes[service_id].append(code)
+    services = [
+        Service(
+            pk=pk, match_keys=match_keys_compose(term_ids=term_ids[pk], language_codes=codes[pk])
+        )
+        for pk in ids
+    ]
+    Service.objects.bulk_update(services, ["match_keys"], batch_size=1000)
 
 
 def _capacity_numbers(available, maximum) -> tuple[int, int | None]:
@@ -139,9 +191,23 @@ def listing_verify(*, service: Service, actor=None) -> Service:
 
 
 def service_terms_set(*, service: Service, terms) -> None:
-    """Replaces the service's taxonomy terms and refreshes its search text."""
+    """Replaces the service's taxonomy terms and refreshes its search text and match keys."""
     ServiceAttribute.objects.filter(service=service).delete()
     ServiceAttribute.objects.bulk_create(
         [ServiceAttribute(service=service, term=term) for term in terms]
     )
     search_text_refresh(service_ids=[service.pk])
+    match_keys_refresh(service_ids=[service.pk])
+
+
+def service_languages_set(*, service: Service, languages) -> None:
+    """Replaces the languages the service itself is offered in (`languages`: (code, name)
+    pairs) and refreshes its match keys."""
+    Language.objects.filter(service=service).delete()
+    Language.objects.bulk_create(
+        [
+            Language(network_id=service.network_id, service=service, code=code, name=name)
+            for code, name in languages
+        ]
+    )
+    match_keys_refresh(service_ids=[service.pk])

@@ -7,7 +7,7 @@
 
 Every builder takes keyword arguments only, fills the rest with plain defaults, and keeps the
 denormalized columns right (Service.agency/network from its organization, search_text,
-has_capacity), the way the directory services and the importer do.
+match_keys, has_capacity), the way the directory services and the importer do.
 """
 
 from datetime import datetime
@@ -18,7 +18,6 @@ from referloop.core.models import Agency, Network
 from referloop.directory import services as directory_services
 from referloop.directory.models import (
     Address,
-    Language,
     Location,
     Organization,
     PostalCode,
@@ -127,12 +126,10 @@ def service(
         directory_services.service_terms_set(service=created, terms=chosen)
     else:
         directory_services.search_text_refresh(service_ids=[created.pk])
-    for code in languages:
-        Language.objects.create(
-            network_id=organization.network_id,
+    if languages:
+        directory_services.service_languages_set(
             service=created,
-            code=code,
-            name=LANGUAGE_NAMES.get(code, code),
+            languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in languages],
         )
     places = list(locations)
     if at is not None:

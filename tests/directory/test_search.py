@@ -663,3 +663,95 @@ def test_a_page_costs_the_same_number_of_queries_for_5_or_40_services(cast, org,
 
     assert large.total > small.total > 0
     assert few == many <= 9
+
+
+# --- ranking by tiers of fit -------------------------------------------------------------------
+
+
+def _varied(org, count: int):
+    """Services of many kinds of fit (and of freshness), a few alike, spread around Springfield."""
+    now = timezone.now()
+    for number in range(count):
+        factories.service(
+            organization=org,
+            name=f"Varied {number:02}",
+            minimum_age=[None, 18, 40][number % 3],
+            genders_served=[[], ["female"], ["Male"]][number % 4 % 3],
+            court_ordered_accepted=[None, True, False][number % 5 % 3],
+            populations=["veterans"] if number % 2 else [],
+            payment=["medicaid"] if number % 3 else [],
+            languages=[[], ["es"], ["en"]][number % 7 % 3],
+            at=(SPRINGFIELD[0] + (number % 11) * 0.01, SPRINGFIELD[1]),
+            last_verified_at=now - timedelta(days=number % 6),
+        )
+
+
+def _every_candidate_scored(network, **asked) -> list[str]:
+    """The ranking that scores every candidate with the criteria (what tiers must reproduce)."""
+    from referloop.directory import search as engine
+
+    query = engine._normalize(DirectoryQuery(**asked))
+    terms = engine._resolve_terms(query)
+    origin = engine._resolve_origin(query)
+    services = engine._hard_filtered(network=network, query=query, terms=terms, words=[])
+    ranked = engine._ranked(services, engine._criteria(query, terms), origin, words=[])
+    return list(ranked.values_list("name", flat=True))
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"age": 30, "gender": "male", "court_ordered": True, "insurance": "medicaid"},
+        {"population": "veterans", "language": "es", "include_inactive": True},
+        {"age": 50, "language": "es", "near_lat": SPRINGFIELD[0], "near_lon": SPRINGFIELD[1]},
+        {"gender": "female", "insurance": "medicaid", "postal_code": "62701", "within_miles": 5},
+    ],
+    ids=["eligibility", "inactive-too", "near-point", "near-zip"],
+)
+@pytest.mark.parametrize("keys_max", [500, 2], ids=["tiers", "too-many-keys"])
+def test_every_page_ranked_by_tiers_is_the_page_of_scoring_every_candidate(
+    cast, org, zips, asked, keys_max, monkeypatch
+):
+    from referloop.directory import search as engine
+
+    monkeypatch.setattr(engine, "TIER_KEYS_MAX", keys_max)
+    _varied(org, 45)
+    Service.objects.filter(name__in=["Varied 03", "Varied 17"]).update(status=Status.INACTIVE)
+
+    pages, page = [], search(cast.network, per_page=7, **asked)
+    while True:
+        pages.extend(names(page))
+        if not page.has_next:
+            break
+        page = search(cast.network, per_page=7, page=page.page + 1, **asked)
+
+    assert pages == _every_candidate_scored(cast.network, **asked)
+    assert len(pages) == page.total
+
+
+def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(cast, org, zips):
+    def build(count: int):
+        for number in range(count):
+            factories.service(
+                organization=org,
+                name=f"Program {number:02}",
+                minimum_age=18,
+                payment=["medicaid"] if number % 2 else [],
+                at=(SPRINGFIELD[0] + number * 0.001, SPRINGFIELD[1]),
+            )
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as captured:
+            page = search(
+                cast.network, postal_code="62701", age=30, insurance="medicaid", per_page=60
+            )
+        return len(captured), page
+
+    build(6)
+    few, small = count_queries()
+    build(40)
+    many, large = count_queries()
+
+    assert large.total > small.total > 0
+    # A count and a page for each tier of fit the page reaches (here both tiers, both times).
+    assert few == many <= 14

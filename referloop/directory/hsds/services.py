@@ -10,9 +10,10 @@
    the directory by (network, source_id), so importing the same file twice changes nothing the
    second time. Writes are bulk — a few queries per table whatever its size: new rows go in with
    `bulk_insert` (COPY on PostgreSQL, multi-row INSERT elsewhere), changed rows with
-   `bulk_update`. New services get their search text and capacity summary as they are inserted;
-   changed ones, and the capacity summary of services already in the directory whose capacity
-   changed, are refreshed afterwards with the `directory.services` helpers.
+   `bulk_update`. New services get their search text, match keys and capacity summary as they
+   are inserted; changed ones (their terms or languages included), and the capacity summary of
+   services already in the directory whose capacity changed, are refreshed afterwards with the
+   `directory.services` helpers.
 
 What an import never does:
 - delete: a row missing from a later file stays (files are often partial extracts);
@@ -57,6 +58,9 @@ from referloop.directory.models import (
     TaxonomyTerm,
 )
 from referloop.directory.services import (
+    MATCHED_VOCABULARIES,
+    match_keys_compose,
+    match_keys_refresh,
     search_text_compose,
     search_text_refresh,
     service_capacity_summary_refresh,
@@ -233,7 +237,7 @@ def bulk_insert(model, rows: list[dict]) -> None:
     if not rows:
         return
     conn = connections[DEFAULT_DB_ALIAS]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
     # A default is computed once per call: the fields whose default must differ per row
     # (hsds_id, timestamps) are always given.
     columns = [(f.attname, f.get_default(), _preparer(f, conn)) for f in fields]
@@ -579,6 +583,10 @@ class _Importer:
                 self._match_natural(model, natural, rows, existing)
         new_ids = self._hsds_ids(model, kind, rows, existing, populated)
         stamped = kind in ("organization", "service")
+        # A language row that changes changes the match keys of the service it was on, too.
+        spoken_by = (
+            {obj.pk: obj.service_id for obj in existing.values()} if kind == "language" else {}
+        )
         to_create: list[dict] = []
         to_update, changed_fields = [], set()
         for plan, values in rows:
@@ -628,7 +636,7 @@ class _Importer:
             else:
                 counts.unchanged += 1
         if kind == "service":
-            self._compose_search_text(to_create)
+            self._compose_search_columns(to_create)
             self._summarize_capacity(to_create)
         # New rows' primary keys: those above the largest before the insert, by source id.
         last = model.objects.aggregate(last=Max("pk"))["last"] or 0
@@ -644,6 +652,12 @@ class _Importer:
         if kind == "service":
             self.dirty_services.update(obj.pk for obj in to_update)
             self.created_services.update(row["id"] for row in to_create)
+        elif kind == "language":
+            # New services got the file's languages in their match keys as they were inserted.
+            touched = {row.get("service_id") for row in to_create} - self.created_services
+            touched |= {obj.service_id for obj in to_update}
+            touched |= {spoken_by[obj.pk] for obj in to_update}
+            self.dirty_services.update(touched - {None})
         elif kind == "organization":
             self.updated_organizations.update(obj.pk for obj in to_update)
             self.organization_names.update((obj.pk, obj.name) for obj in existing.values())
@@ -659,9 +673,10 @@ class _Importer:
                 ]
             )
 
-    def _compose_search_text(self, services: list[dict]) -> None:
-        """New services get their search text as they are inserted (what search_text_refresh
-        would write), so a first import does not rewrite every row it has just written."""
+    def _compose_search_columns(self, services: list[dict]) -> None:
+        """New services get their search text and match keys as they are inserted (what
+        search_text_refresh and match_keys_refresh would write), so a first import does not
+        rewrite every row it has just written."""
         if not services:
             return
         missing = {s["organization_id"] for s in services} - set(self.organization_names)
@@ -680,7 +695,20 @@ class _Importer:
                 "pk", "taxonomy__name", "name"
             ):
                 self.term_names[pk] = (taxonomy, name)
+        codes = defaultdict(list)
+        for plan in self.plans["language"].values():
+            service_id = plan.refs.get("service_id", (None, None))[1]
+            if plan.ok and service_id is not None:
+                codes[service_id].append(plan.values.get("code", ""))
         for row in services:
+            row["match_keys"] = match_keys_compose(
+                term_ids=[
+                    pk
+                    for pk in term_pks.get(row["source_id"], ())
+                    if self.term_names[pk][0] in MATCHED_VOCABULARIES
+                ],
+                language_codes=codes.get(row["source_id"], ()),
+            )
             names = sorted(self.term_names[pk] for pk in term_pks.get(row["source_id"], ()))
             service = SimpleNamespace(
                 name=row["name"],
@@ -922,6 +950,7 @@ class _Importer:
             )
         for chunk in _chunks(sorted(dirty)):
             search_text_refresh(service_ids=chunk)
+            match_keys_refresh(service_ids=chunk)
         latest = (
             ServiceCapacity.objects.filter(service=OuterRef("pk"))
             .order_by("-updated_at")
