@@ -12,7 +12,9 @@ from referloop.demo import (
     CORE_AGENCIES,
     DEMO_NETWORK_SLUG,
     DEMO_PASSWORD,
+    SIZES,
     UNREVIEWED_AGENCY,
+    DemoSize,
     demo_build,
     demo_logins,
 )
@@ -27,6 +29,8 @@ def _little_referral_history(monkeypatch):
     # its own tests (tests/test_demo_referrals.py). A token history keeps rebuilds quick.
     for size in VOLUMES:
         monkeypatch.setitem(VOLUMES, size, Volume(clients=4, referrals=8))
+    # Likewise the generated directory listings (the directory's demo has its own tests).
+    monkeypatch.setitem(SIZES, "medium", DemoSize(agencies=20, services=40))
 
 
 def demo(*args) -> str:
