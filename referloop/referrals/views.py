@@ -337,12 +337,22 @@ def _rerender(request, referral, **forms):
     )
 
 
-def _conflict_or_error(request, referral, error: DomainError, form):
-    if error.code == "conflict":
-        messages.error(request, error.message)
-        return _redirect_detail(referral)
-    apply_domain_error(form, error)
-    return None
+def _form_action(request, referral, form, *, form_key: str, perform, done):
+    """One detail-page form: `perform(cleaned_data)` calls the service; success goes back to the
+    next action with `done(result)` as the message, a conflict tells the person to reload, and
+    any other refusal shows the form again with the message next to its field."""
+    if form.is_valid():
+        try:
+            result = perform(form.cleaned_data)
+        except DomainError as error:
+            if error.code == "conflict":
+                messages.error(request, error.message)
+                return _redirect_detail(referral)
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, done(result))
+            return _redirect_detail(referral)
+    return _rerender(request, referral, **{form_key: form})
 
 
 @agency_member_required(Perm.WRITE)
@@ -359,36 +369,31 @@ def referral_send(request, pk):
 @require_POST
 def referral_transition(request, pk):
     referral = _referral(request, pk)
-    context = _detail_context(request, referral)
     form = TransitionForm(
         request.POST,
-        allowed=context["allowed"],
+        allowed=_detail_context(request, referral)["allowed"],
         dispositions=_dispositions(
             referral.agency,
             [DispositionKind.OUTCOME, DispositionKind.NOT_ACCEPTED, DispositionKind.BOTH],
         ),
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            updated = services.referral_transition(
-                referral=referral,
-                actor=_actor(request),
-                to_status=data["status"],
-                disposition=data["disposition"] or None,
-                reason=data["reason"],
-                note=data["note"],
-                version=data["version"],
-                request=request,
-            )
-        except DomainError as error:
-            answer = _conflict_or_error(request, referral, error, form)
-            if answer is not None:
-                return answer
-        else:
-            messages.success(request, f"Now {updated.get_status_display().lower()}.")
-            return _redirect_detail(referral)
-    return _rerender(request, referral, transition_form=form)
+    return _form_action(
+        request,
+        referral,
+        form,
+        form_key="transition_form",
+        perform=lambda data: services.referral_transition(
+            referral=referral,
+            actor=_actor(request),
+            to_status=data["status"],
+            disposition=data["disposition"] or None,
+            reason=data["reason"],
+            note=data["note"],
+            version=data["version"],
+            request=request,
+        ),
+        done=lambda updated: f"Now {updated.get_status_display().lower()}.",
+    )
 
 
 @agency_member_required(Perm.WRITE)
@@ -402,50 +407,44 @@ def referral_answer(request, pk):
             referral.agency, [DispositionKind.NOT_ACCEPTED, DispositionKind.BOTH]
         ),
     )
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.referral_partner_answer(
-                referral=referral,
-                actor=_actor(request),
-                answer=data["answer"],
-                disposition=data["disposition"],
-                note=data["note"],
-                request=request,
-            )
-        except DomainError as error:
-            answer = _conflict_or_error(request, referral, error, form)
-            if answer is not None:
-                return answer
-        else:
-            messages.success(request, "Recorded.")
-            return _redirect_detail(referral)
-    return _rerender(request, referral, answer_form=form)
+    return _form_action(
+        request,
+        referral,
+        form,
+        form_key="answer_form",
+        perform=lambda data: services.referral_partner_answer(
+            referral=referral,
+            actor=_actor(request),
+            answer=data["answer"],
+            disposition=data["disposition"],
+            note=data["note"],
+            request=request,
+        ),
+        done=lambda _: "Recorded.",
+    )
 
 
 @agency_member_required(Perm.WRITE)
 @require_POST
 def referral_follow_up(request, pk):
     referral = _referral(request, pk)
-    form = FollowUpForm(request.POST)
-    if form.is_valid() and not _is_receiver(request, referral):
-        try:
-            services.referral_follow_up_log(
-                referral=referral,
-                actor=_actor(request),
-                channel=form.cleaned_data["channel"],
-                note=form.cleaned_data["note"],
-                version=form.cleaned_data["version"],
-                request=request,
-            )
-        except DomainError as error:
-            answer = _conflict_or_error(request, referral, error, form)
-            if answer is not None:
-                return answer
-        else:
-            messages.success(request, "Follow-up logged; the next one is due in a week.")
-            return _redirect_detail(referral)
-    return _rerender(request, referral, follow_up_form=form)
+    if _is_receiver(request, referral):
+        raise Http404
+    return _form_action(
+        request,
+        referral,
+        FollowUpForm(request.POST),
+        form_key="follow_up_form",
+        perform=lambda data: services.referral_follow_up_log(
+            referral=referral,
+            actor=_actor(request),
+            channel=data["channel"],
+            note=data["note"],
+            version=data["version"],
+            request=request,
+        ),
+        done=lambda _: "Follow-up logged; the next one is due in a week.",
+    )
 
 
 @agency_member_required(Perm.WRITE)
@@ -501,17 +500,13 @@ def referral_bounce_resolve(request, pk):
     referral = _referral(request, pk)
     if _is_receiver(request, referral):
         raise Http404
-    form = BounceResolveForm(request.POST)
-    if form.is_valid():
-        try:
-            services.referral_bounce_resolve(
-                referral=referral, actor=_actor(request), note=form.cleaned_data["note"]
-            )
-        except DomainError as error:
-            answer = _conflict_or_error(request, referral, error, form)
-            if answer is not None:
-                return answer
-        else:
-            messages.success(request, "Noted: no new referral needed.")
-            return _redirect_detail(referral)
-    return _rerender(request, referral, bounce_form=form)
+    return _form_action(
+        request,
+        referral,
+        BounceResolveForm(request.POST),
+        form_key="bounce_form",
+        perform=lambda data: services.referral_bounce_resolve(
+            referral=referral, actor=_actor(request), note=data["note"]
+        ),
+        done=lambda _: "Noted: no new referral needed.",
+    )
