@@ -3,6 +3,7 @@ about a client may go to a recipient now."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from referloop.clients import matching
 from referloop.clients.models import Category, Client, Consent, Disclosure, RecipientClass
-from referloop.core.due import DueItem
+from referloop.core.due import DueItem, DueRows
 from referloop.core.permissions import Perm, has_perm
 from referloop.core.timeutils import agency_zone, local_midnight_utc
 
@@ -177,7 +178,7 @@ def client_search(*, agency, text: str, limit: int = 50) -> list[Client]:
 CONSENT_RENEWAL_NOTICE = timedelta(days=14)
 
 
-def consent_due_items(*, agency, member, until: datetime) -> list[DueItem]:
+def consent_due_rows(*, agency, member, until: datetime) -> list[DueRows]:
     """The worklist's "consent expiring" items: consents in force that expire within two weeks
     of `until`, unless the client already has a newer consent for the same recipient. They go
     to the person who recorded the consent (member None: the whole agency)."""
@@ -203,22 +204,20 @@ def consent_due_items(*, agency, member, until: datetime) -> list[DueItem]:
     )
     if member is not None:
         expiring = expiring.filter(recorded_by=member.user_id)
-    items = []
-    for consent in expiring:
-        due_at = local_midnight_utc(agency, consent.expires_on) - CONSENT_RENEWAL_NOTICE
-        items.append(
-            DueItem(
-                key=f"consent-expiring:{consent.pk}",
-                kind="consent_expiring",
-                kind_label="Consent expiring",
-                subject=consent.client.display_name,
-                reason=f"The consent to share with {consent.recipient_label} expires on "
-                f"{consent.expires_on:%b %d, %Y}: ask the client to renew it, or let it lapse.",
-                due_at=due_at,
-                action_label="Renew consent",
-                action_url=reverse("clients:detail", kwargs={"pk": consent.client_id})
-                + "#consents-heading",
-                owner_id=consent.recorded_by_id,
-            )
-        )
-    return items
+    return [DueRows(expiring, partial(_consent_expiring_item, agency=agency))]
+
+
+def _consent_expiring_item(consent: Consent, *, agency) -> DueItem:
+    return DueItem(
+        key=f"consent-expiring:{consent.pk}",
+        kind="consent_expiring",
+        kind_label="Consent expiring",
+        subject=consent.client.display_name,
+        reason=f"The consent to share with {consent.recipient_label} expires on "
+        f"{consent.expires_on:%b %d, %Y}: ask the client to renew it, or let it lapse.",
+        due_at=local_midnight_utc(agency, consent.expires_on) - CONSENT_RENEWAL_NOTICE,
+        action_label="Renew consent",
+        action_url=reverse("clients:detail", kwargs={"pk": consent.client_id})
+        + "#consents-heading",
+        owner_id=consent.recorded_by_id,
+    )

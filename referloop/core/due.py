@@ -1,7 +1,12 @@
-"""The shared shape of a worklist item: every app's `due_items` selector returns these."""
+"""The shared shape of a worklist source: every app's `*due_rows` selector returns `DueRows`, the
+queries of its due rows with how each row reads as a `DueItem`. The worklist lists the items;
+the navigation's overdue badge, on every page, only counts the rows, in SQL."""
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db.models import Model, QuerySet
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,3 +20,20 @@ class DueItem:
     action_label: str  # the one action that clears it
     action_url: str
     owner_id: int | None = None  # None: the agency's, for whoever holds the right role
+
+
+@dataclass(frozen=True, slots=True)
+class DueRows:
+    rows: QuerySet | list  # a list when the source already holds its rows
+    item: Callable[[Model], DueItem]
+
+    def count(self) -> int:
+        return len(self.rows) if isinstance(self.rows, list) else self.rows.count()
+
+
+def due_items_of(sources: Iterable[DueRows]) -> list[DueItem]:
+    return [source.item(row) for source in sources for row in source.rows]
+
+
+def due_count_of(sources: Iterable[DueRows]) -> int:
+    return sum(source.count() for source in sources)

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from referloop.core.due import DueItem
+from referloop.core.due import DueItem, DueRows
 from referloop.core.models import Agency, ApiToken, AuditEvent, LoginThrottle, Membership, User
 from referloop.core.permissions import Perm, has_perm
 
@@ -65,7 +65,7 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     return token if token.membership is not None else None
 
 
-def due_items(*, agency: Agency, member: Membership | None, until: datetime) -> list[DueItem]:
+def due_rows(*, agency: Agency, member: Membership | None, until: datetime) -> list[DueRows]:
     """Core's worklist source: an agency whose policies no administrator has reviewed yet.
 
     `member` None asks for the whole agency's items; otherwise only that member's.
@@ -74,16 +74,18 @@ def due_items(*, agency: Agency, member: Membership | None, until: datetime) -> 
         return []
     if member is not None and not has_perm(member, Perm.CONFIGURE_AGENCY):
         return []
-    return [
-        DueItem(
-            key=f"agency-setup:{agency.pk}",
-            kind="agency_setup",
-            kind_label="Agency set-up",
-            subject=agency.name,
-            reason="Finish setting up your agency: review the follow-up targets, cadences and "
-            "business days everyone's due dates are computed from.",
-            due_at=agency.created_at,
-            action_label="Review policies",
-            action_url=reverse("core:agency_settings"),
-        )
-    ]
+    return [DueRows([agency], _agency_setup_item)]
+
+
+def _agency_setup_item(agency: Agency) -> DueItem:
+    return DueItem(
+        key=f"agency-setup:{agency.pk}",
+        kind="agency_setup",
+        kind_label="Agency set-up",
+        subject=agency.name,
+        reason="Finish setting up your agency: review the follow-up targets, cadences and "
+        "business days everyone's due dates are computed from.",
+        due_at=agency.created_at,
+        action_label="Review policies",
+        action_url=reverse("core:agency_settings"),
+    )

@@ -3,12 +3,13 @@ centroids, and the worklist's "verify this listing" items. The search is in `sea
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db.models import Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from referloop.core.due import DueItem
+from referloop.core.due import DueItem, DueRows
 from referloop.core.permissions import Perm, has_perm
 from referloop.directory.models import (
     Address,
@@ -123,7 +124,7 @@ def listing_verify_due_at(*, service: Service, days: int) -> datetime:
     return (service.last_verified_at or service.created_at) + timedelta(days=days)
 
 
-def listing_due_items(*, agency, member, until: datetime) -> list[DueItem]:
+def listing_due_rows(*, agency, member, until: datetime) -> list[DueRows]:
     """The worklist's "verify this listing" items: the agency's services not verified within its
     policy's `listing_verify_days` as of `until`.
 
@@ -146,31 +147,28 @@ def listing_due_items(*, agency, member, until: datetime) -> list[DueItem]:
         .only("pk", "name", "last_verified_at", "created_at", "organization__name")
         .order_by("last_verified_at", "created_at", "pk")
     )
-    now = timezone.now()
-    items = []
-    for service in services:
-        since = service.last_verified_at or service.created_at
-        age_days = max(0, (now - since).days)
-        if service.last_verified_at is None:
-            reason = (
-                f"Never verified: listed {age_days} days ago; your agency verifies listings "
-                f"every {days} days."
-            )
-        else:
-            reason = (
-                f"Not verified for {age_days} days; your agency verifies listings every "
-                f"{days} days."
-            )
-        items.append(
-            DueItem(
-                key=f"listing-verify:{service.pk}",
-                kind="listing_verify",
-                kind_label="Listing to verify",
-                subject=f"{service.name} ({service.organization.name})",
-                reason=reason,
-                due_at=listing_verify_due_at(service=service, days=days),
-                action_label="Verify listing",
-                action_url=reverse("directory:service_detail", args=[service.pk]),
-            )
+    return [DueRows(services, partial(_listing_item, days=days, now=timezone.now()))]
+
+
+def _listing_item(service: Service, *, days: int, now: datetime) -> DueItem:
+    since = service.last_verified_at or service.created_at
+    age_days = max(0, (now - since).days)
+    if service.last_verified_at is None:
+        reason = (
+            f"Never verified: listed {age_days} days ago; your agency verifies listings "
+            f"every {days} days."
         )
-    return items
+    else:
+        reason = (
+            f"Not verified for {age_days} days; your agency verifies listings every {days} days."
+        )
+    return DueItem(
+        key=f"listing-verify:{service.pk}",
+        kind="listing_verify",
+        kind_label="Listing to verify",
+        subject=f"{service.name} ({service.organization.name})",
+        reason=reason,
+        due_at=listing_verify_due_at(service=service, days=days),
+        action_label="Verify listing",
+        action_url=reverse("directory:service_detail", args=[service.pk]),
+    )

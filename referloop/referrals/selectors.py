@@ -1,17 +1,18 @@
 """Reads for referrals.
 
-The worklist source comes first: `due_items` answers from the stored `next_due_at` only, through
+The worklist source comes first: `due_rows` answers from the stored `next_due_at` only, through
 the partial indexes on (owner, next_due_at) and (agency, next_due_at), in a fixed number of
 queries however many items there are. Nothing here recomputes a due time or reads the timeline.
 """
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from referloop.core.due import DueItem
+from referloop.core.due import DueItem, DueRows
 from referloop.core.models import Membership
 from referloop.core.permissions import Perm, has_perm
 from referloop.referrals.due import escalation_threshold
@@ -103,7 +104,7 @@ def _subject(referral: Referral) -> str:
     return f"{referral.client.display_name} · {referral.tracking_id}"
 
 
-def _owner_item(referral: Referral, policy, now: datetime) -> DueItem:
+def _owner_item(referral: Referral, *, policy, now: datetime) -> DueItem:
     kind_label, reason = _what_is_due(referral, policy, now)
     return DueItem(
         key=f"referral:{referral.pk}",
@@ -118,7 +119,7 @@ def _owner_item(referral: Referral, policy, now: datetime) -> DueItem:
     )
 
 
-def _escalation_item(referral: Referral, policy, now: datetime) -> DueItem:
+def _escalation_item(referral: Referral, *, policy, now: datetime) -> DueItem:
     _, reason = _what_is_due(referral, policy, now)
     late = (now - referral.next_due_at).days
     escalates_after = timedelta(days=policy.escalate_after_overdue_days)
@@ -135,7 +136,7 @@ def _escalation_item(referral: Referral, policy, now: datetime) -> DueItem:
     )
 
 
-def _inbox_item(referral: Referral, now: datetime) -> DueItem:
+def _inbox_item(referral: Referral, *, now: datetime) -> DueItem:
     # The receiving agency sees only the packet the consent allowed, never the sender's client
     # record: no client name here, only the tracking ID, the sender and the service.
     wanted = referral.service.name if referral.service_id else referral.organization.name
@@ -161,8 +162,8 @@ def referrals_to_escalate(*, agency, now: datetime):
     )
 
 
-def due_items(*, agency, member: Membership | None, until: datetime) -> list[DueItem]:
-    """The referrals worklist source (see core.selectors.due_items for the contract).
+def due_rows(*, agency, member: Membership | None, until: datetime) -> list[DueRows]:
+    """The referrals worklist source (see core.selectors.due_rows for the contract).
 
     - the member's own referrals whose stored due time is at or before `until` (member None:
       everyone's in the agency);
@@ -178,12 +179,12 @@ def due_items(*, agency, member: Membership | None, until: datetime) -> list[Due
     owned = Referral.objects.filter(agency=agency, next_due_at__lte=until)
     if member is not None:
         owned = owned.filter(owner=member.user_id)
-    items = [
-        _owner_item(referral, policy, now)
-        for referral in owned.select_related("client", "organization", "disposition")
+    owned = (
+        owned.select_related("client", "organization", "disposition")
         .only(*_DUE_FIELDS)
         .order_by("next_due_at", "pk")
-    ]
+    )
+    sources = [DueRows(owned, partial(_owner_item, policy=policy, now=now))]
     if member is None or has_perm(member, Perm.RECEIVE_ESCALATIONS):
         escalated = (
             referrals_to_escalate(agency=agency, now=min(now, until))
@@ -191,7 +192,7 @@ def due_items(*, agency, member: Membership | None, until: datetime) -> list[Due
             .only(*_DUE_FIELDS, "owner__full_name", "owner__email")
             .order_by("next_due_at", "pk")
         )
-        items += [_escalation_item(referral, policy, now) for referral in escalated]
+        sources.append(DueRows(escalated, partial(_escalation_item, policy=policy, now=now)))
     if member is None or has_perm(member, Perm.WRITE):
         inbox = (
             Referral.objects.filter(
@@ -209,8 +210,8 @@ def due_items(*, agency, member: Membership | None, until: datetime) -> list[Due
             )
             .order_by("sent_at", "pk")
         )
-        items += [_inbox_item(referral, now) for referral in inbox]
-    return items
+        sources.append(DueRows(inbox, partial(_inbox_item, now=now)))
+    return sources
 
 
 # --- lists and detail pages --------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The worklist: every app's due items for one person (or a whole agency), merged and grouped.
 
-Each source is a selector `due_items(*, agency, member, until)` answering from an indexed
-next-due column; listing them here (rather than discovering them) keeps dependencies one-way:
-the worklist knows the apps, the apps don't know the worklist.
+Each source is a selector `*due_rows(*, agency, member, until)` giving the queries of its due
+rows (`core.due.DueRows`), answered from an indexed next-due column; listing them here (rather
+than discovering them) keeps dependencies one-way: the worklist knows the apps, the apps don't
+know the worklist.
 """
 
 from dataclasses import dataclass, field
@@ -12,16 +13,16 @@ from django.utils import timezone
 
 from referloop.clients import selectors as client_selectors
 from referloop.core import selectors as core_selectors
-from referloop.core.due import DueItem
+from referloop.core.due import DueItem, due_count_of, due_items_of
 from referloop.core.timeutils import agency_today, local_midnight_utc
 from referloop.directory import selectors as directory_selectors
 from referloop.referrals import selectors as referral_selectors
 
 SOURCES = (
-    core_selectors.due_items,
-    directory_selectors.listing_due_items,
-    referral_selectors.due_items,
-    client_selectors.consent_due_items,
+    core_selectors.due_rows,
+    directory_selectors.listing_due_rows,
+    referral_selectors.due_rows,
+    client_selectors.consent_due_rows,
 )
 
 HORIZON_DAYS = 7
@@ -38,10 +39,14 @@ class Worklist:
         return len(self.overdue) + len(self.due_today) + len(self.coming_up)
 
 
-def due_items_for(*, agency, member, until) -> list[DueItem]:
-    items = [
-        item for source in SOURCES for item in source(agency=agency, member=member, until=until)
+def _due_rows_for(*, agency, member, until):
+    return [
+        rows for source in SOURCES for rows in source(agency=agency, member=member, until=until)
     ]
+
+
+def due_items_for(*, agency, member, until) -> list[DueItem]:
+    items = due_items_of(_due_rows_for(agency=agency, member=member, until=until))
     return sorted(items, key=lambda item: (item.due_at, item.key))
 
 
@@ -63,4 +68,5 @@ def worklist_for(*, agency, member) -> Worklist:
 
 
 def overdue_count_for(*, agency, member) -> int:
-    return len(due_items_for(agency=agency, member=member, until=timezone.now()))
+    """The navigation badge on every page: the rows counted in SQL, no item built."""
+    return due_count_of(_due_rows_for(agency=agency, member=member, until=timezone.now()))

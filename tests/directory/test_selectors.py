@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from referloop.core import services as core_services
+from referloop.core.due import due_count_of, due_items_of
 from referloop.core.models import Membership
 from referloop.core.permissions import Role
 from referloop.directory import selectors
@@ -140,7 +141,15 @@ def test_postal_code_point(db):
     assert selectors.postal_code_point(code="") is None
 
 
-# --- listing_due_items -------------------------------------------------------------------------
+# --- listing_due_rows --------------------------------------------------------------------------
+
+
+def listing_due_items(**kwargs):
+    """The source's items; its count (the navigation badge's) always agrees with them."""
+    sources = selectors.listing_due_rows(**kwargs)
+    items = due_items_of(sources)
+    assert due_count_of(sources) == len(items)
+    return items
 
 
 def test_listings_come_due_after_the_policy_days(cast, org):
@@ -154,16 +163,12 @@ def test_listings_come_due_after_the_policy_days(cast, org):
 
     with time_machine.travel(T0 + timedelta(days=179), tick=False):
         assert (
-            selectors.listing_due_items(
-                agency=cast.agency_a, member=None, until=T0 + timedelta(days=179)
-            )
+            listing_due_items(agency=cast.agency_a, member=None, until=T0 + timedelta(days=179))
             == []
         )
 
     with time_machine.travel(T0 + timedelta(days=200), tick=False):
-        items = selectors.listing_due_items(
-            agency=cast.agency_a, member=None, until=T0 + timedelta(days=200)
-        )
+        items = listing_due_items(agency=cast.agency_a, member=None, until=T0 + timedelta(days=200))
     assert {item.subject for item in items} == {"Verified (Harbor)", "Never verified (Harbor)"}
     by_pk = {item.key: item for item in items}
     item = by_pk[f"listing-verify:{verified.pk}"]
@@ -184,9 +189,7 @@ def test_the_horizon_shows_listings_coming_due(cast, org):
     with time_machine.travel(T0, tick=False):
         factories.service(organization=org, name="Soon", last_verified_at=T0)
     with time_machine.travel(T0 + timedelta(days=175), tick=False):
-        items = selectors.listing_due_items(
-            agency=cast.agency_a, member=None, until=T0 + timedelta(days=182)
-        )
+        items = listing_due_items(agency=cast.agency_a, member=None, until=T0 + timedelta(days=182))
     assert [item.due_at for item in items] == [T0 + timedelta(days=180)]
 
 
@@ -195,7 +198,7 @@ def test_a_policy_change_takes_effect_at_once_and_verifying_clears_the_item(cast
         made = factories.service(organization=org, name="Harbor House", last_verified_at=T0)
     until = T0 + timedelta(days=40)
     with time_machine.travel(until, tick=False):
-        assert selectors.listing_due_items(agency=cast.agency_a, member=None, until=until) == []
+        assert listing_due_items(agency=cast.agency_a, member=None, until=until) == []
         core_services.agency_policy_update(
             agency=cast.agency_a,
             data={**cast.agency_a.policies.model_dump(), "listing_verify_days": 30},
@@ -203,12 +206,12 @@ def test_a_policy_change_takes_effect_at_once_and_verifying_clears_the_item(cast
             time_zone=cast.agency_a.time_zone,
         )
         cast.agency_a.refresh_from_db()
-        (item,) = selectors.listing_due_items(agency=cast.agency_a, member=None, until=until)
+        (item,) = listing_due_items(agency=cast.agency_a, member=None, until=until)
         assert item.due_at == T0 + timedelta(days=30)
         assert "every 30 days" in item.reason
 
         directory_services.listing_verify(service=made, actor=cast.coordinator)
-        assert selectors.listing_due_items(agency=cast.agency_a, member=None, until=until) == []
+        assert listing_due_items(agency=cast.agency_a, member=None, until=until) == []
 
 
 @pytest.mark.parametrize(
@@ -227,11 +230,11 @@ def test_only_members_who_may_write_get_listing_items(cast, org, role, sees):
     until = T0 + timedelta(days=365)
     member = membership(cast.members_a[role], cast.agency_a)
     with time_machine.travel(until, tick=False):
-        items = selectors.listing_due_items(agency=cast.agency_a, member=member, until=until)
+        items = listing_due_items(agency=cast.agency_a, member=member, until=until)
     assert bool(items) is sees
     # A member of another agency never gets agency A's items.
     other = membership(cast.admin_b, cast.agency_b)
-    assert selectors.listing_due_items(agency=cast.agency_a, member=other, until=until) == []
+    assert listing_due_items(agency=cast.agency_a, member=other, until=until) == []
 
 
 def test_the_worklist_lists_listing_items(cast, org):
@@ -253,6 +256,6 @@ def test_listing_items_are_one_query(cast, org):
             factories.service(organization=org, name=f"Program {number}")
     until = T0 + timedelta(days=365)
     with CaptureQueriesContext(connection) as captured:
-        items = selectors.listing_due_items(agency=cast.agency_a, member=None, until=until)
+        items = listing_due_items(agency=cast.agency_a, member=None, until=until)
     assert len(items) == 12
     assert len(captured) == 1

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from referloop.core.due import due_count_of, due_items_of
 from referloop.core.models import Membership
 from referloop.core.permissions import Role
 from referloop.referrals.models import Referral
-from referloop.referrals.selectors import due_items
+from referloop.referrals.selectors import due_rows
 from referloop.referrals.services import (
     Actor,
     Answer,
@@ -18,7 +19,7 @@ from referloop.referrals.services import (
     referral_partner_answer,
     referral_receive,
 )
-from referloop.worklist.selectors import worklist_for
+from referloop.worklist.selectors import overdue_count_for, worklist_for
 from tests.conftest import client_for
 from tests.referrals import factories
 
@@ -36,6 +37,14 @@ def clock(time_machine):
 
 def member(user, agency):
     return Membership.objects.get(user=user, agency=agency)
+
+
+def due_items(**kwargs):
+    """The source's items; its count (the navigation badge's) always agrees with them."""
+    sources = due_rows(**kwargs)
+    items = due_items_of(sources)
+    assert due_count_of(sources) == len(items)
+    return items
 
 
 def keys(items) -> set[str]:
@@ -317,11 +326,25 @@ def test_queries_stay_bounded_however_many_items(cast, clock, count, django_asse
     clock.move_to(T0 + timedelta(days=20), tick=False)  # all overdue and escalated
     until = T0 + timedelta(days=21)
     with django_assert_max_num_queries(3):  # own items, escalations, inbox
-        agency_items = due_items(agency=cast.agency_a, member=None, until=until)
+        agency_items = due_items_of(due_rows(agency=cast.agency_a, member=None, until=until))
     with django_assert_max_num_queries(3):
-        inbox_items = due_items(agency=cast.agency_b, member=None, until=until)
+        inbox_items = due_items_of(due_rows(agency=cast.agency_b, member=None, until=until))
     assert len(agency_items) == 2 * count  # the owner's item and the escalation of each
     assert len(inbox_items) == count
     coordinator = member(cast.coordinator, cast.agency_a)
     with django_assert_max_num_queries(2):  # not a lead: own items and the inbox
-        assert len(due_items(agency=cast.agency_a, member=coordinator, until=until)) == count
+        assert len(
+            due_items_of(due_rows(agency=cast.agency_a, member=coordinator, until=until))
+        ) == (count)
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_the_navigation_badge_counts_in_sql(cast, clock, count, django_assert_max_num_queries):
+    _many(cast, count)
+    clock.move_to(T0 + timedelta(days=20), tick=False)
+    coordinator = member(cast.coordinator, cast.agency_a)
+    # One COUNT per query of each source (listings, own referrals, inbox, consents), no item built.
+    with django_assert_max_num_queries(4):
+        assert overdue_count_for(agency=cast.agency_a, member=coordinator) == count
+    page = client_for(cast.coordinator).get(reverse("clients:list")).content.decode()
+    assert f'title="{count} overdue"' in page
