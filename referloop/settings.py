@@ -125,6 +125,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "referloop.urls"
 WSGI_APPLICATION = "referloop.wsgi.application"
 
+FORM_RENDERER = "referloop.core.renderers.FormRenderer"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

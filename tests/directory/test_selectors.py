@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -111,6 +112,27 @@ def test_service_detail_by_hsds_id_and_network_and_missing(cast, org):
 
 
 # --- staleness and ZIP codes -------------------------------------------------------------------
+
+
+def test_capacity_badge_shows_the_count_its_time_and_staleness(cast, org):
+    service = factories.service(organization=org, name="Harbor beds")
+    with time_machine.travel(T0, tick=False):
+        beds = factories.capacity(service=service, available=3, maximum=10, waitlist=True)
+        slots = factories.capacity(service=service, unit="slots", available=0)
+    badge = Template("{% load directory_tags %}{% capacity_badge capacity %}")
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        fresh = badge.render(Context({"capacity": beds}))
+        full = badge.render(Context({"capacity": slots}))
+    assert fresh == (
+        '<span class="capacity capacity-open"><strong>3</strong> of 10 beds · waitlist · '
+        '<time datetime="2026-03-02T15:00:00+00:00" title="March 2, 2026, 3 p.m.">as of 2\xa0days '
+        "ago</time></span>"
+    )
+    assert full.startswith('<span class="capacity capacity-full"><strong>0</strong> slots · <time')
+    with time_machine.travel(T0 + timedelta(days=8), tick=False):
+        stale = badge.render(Context({"capacity": beds}))
+    assert 'class="capacity capacity-stale"' in stale
+    assert stale.endswith("<em>(stale: older than 7 days)</em></span>")
 
 
 def test_capacity_is_stale():

@@ -2,8 +2,13 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 
 from referloop.core.policy import AgencyPolicy
+from referloop.directory.selectors import capacity_is_stale
 
 register = template.Library()
 
@@ -41,10 +46,29 @@ def weekdays(byday: str) -> str:
     return ", ".join(_DAY_NAMES.get(code, code) for code in codes)
 
 
-@register.inclusion_tag("directory/_capacity_badge.html", takes_context=True)
-def capacity_badge(context, capacity):
-    stale = capacity.updated_at < timezone.now() - timedelta(days=_stale_days(context))
-    return {"capacity": capacity, "stale": stale, "stale_days": _stale_days(context)}
+@register.simple_tag(takes_context=True)
+def capacity_badge(context, capacity) -> str:
+    """A bed or slot count with its "as of" time, marked stale past the viewer's agency limit.
+
+    Built here rather than in a template: a search page shows a score of them, and as an
+    included template each one cost more than the rest of its result."""
+    stale_days = _stale_days(context)
+    updated = capacity.updated_at
+    stale = capacity_is_stale(updated_at=updated, days=stale_days)
+    state = "stale" if stale else "open" if capacity.available else "full"
+    return format_html(
+        '<span class="capacity capacity-{}"><strong>{}</strong>{} {}{} · <time datetime="{}" '
+        'title="{}">as of {} ago</time>{}</span>',
+        state,
+        capacity.available,
+        format_html(" of {}", capacity.maximum) if capacity.maximum is not None else "",
+        capacity.get_unit_display(),
+        " · waitlist" if capacity.waitlist else "",
+        updated.isoformat(),
+        date_format(localtime(updated), "DATETIME_FORMAT"),
+        timesince(updated),
+        format_html(" <em>(stale: older than {} days)</em>", stale_days) if stale else "",
+    )
 
 
 @register.simple_tag
