@@ -265,13 +265,13 @@ def _capacity(capacity, stale_days: int) -> dict:
     }
 
 
-def _location(location) -> dict:
+def _location(location, addresses) -> dict:
     return {
         "id": location.pk,
         "name": location.name,
         "latitude": location.latitude,
         "longitude": location.longitude,
-        "addresses": list(location.addresses.all()),
+        "addresses": list(addresses),
     }
 
 
@@ -297,8 +297,10 @@ def _search_item(result, stale_days: int) -> dict:
         "failed": result.failed,
         "notes": result.notes,
         "score": result.score,
-        "capacities": [_capacity(c, stale_days) for c in service.capacities.all()],
-        "location": _location(result.location) if result.location is not None else None,
+        "capacities": [_capacity(c, stale_days) for c in result.capacities],
+        "location": (
+            _location(result.location, result.addresses) if result.location is not None else None
+        ),
         "last_verified_at": service.last_verified_at,
     }
 
@@ -346,7 +348,10 @@ def _service(service, *, stale_days: int, listing_days: int, can_edit: bool) -> 
         ],
         "languages": [{"code": lang.code, "name": lang.name} for lang in service.languages.all()],
         "required_documents": [doc.document for doc in service.required_documents.all()],
-        "locations": [_location(sal.location) for sal in service.service_at_locations.all()],
+        "locations": [
+            _location(sal.location, sal.location.addresses.all())
+            for sal in service.service_at_locations.all()
+        ],
         "phones": [_phone(phone) for phone in service.phones.all()],
         "schedules": [
             {

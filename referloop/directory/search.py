@@ -36,6 +36,7 @@ what could not be checked or is for information ("? court-ordered acceptance unk
 
 import math
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -45,10 +46,10 @@ from django.db.models import (
     Exists,
     F,
     FloatField,
+    Func,
     IntegerField,
     Min,
     OuterRef,
-    Prefetch,
     Q,
     TextField,
     Value,
@@ -56,14 +57,8 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import (
-    ASin,
     Cast,
-    Cos,
     Greatest,
-    Least,
-    Radians,
-    Sin,
-    Sqrt,
 )
 from django.utils import timezone
 
@@ -187,15 +182,17 @@ class Origin:
 
 @dataclass(slots=True)
 class MatchResult:
-    service: Service  # with .organization, .capacities.all(), .service_at_locations.all()
-    # (each with .location and .location.addresses.all()) and .languages.all() prefetched
+    service: Service  # with .organization
     distance_miles: float | None  # to the nearest location, when a point or ZIP was given
     matched: list[str]  # "✓ ages 18–65"
     failed: list[str]  # "✗ age 17 below minimum 18"
     notes: list[str]  # "? court-ordered acceptance unknown", "gender not considered: ..."
     score: int  # 0–100: 100 = everything asked fits; 25 off per failure, 5 per unknown
     location: Location | None = None  # the nearest location (or the first, with no point)
-    address: Address | None = None  # its first address
+    address: Address | None = None  # its physical address (else its first)
+    addresses: list[Address] = field(default_factory=list)  # all of the location's
+    capacities: list[ServiceCapacity] = field(default_factory=list)  # by unit
+    languages: list[Language] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
@@ -641,18 +638,50 @@ def _counted_page(ranked, query: DirectoryQuery, *fields):
     return [row[:-1] for row in rows], total, page
 
 
-def _distance_miles(origin: Origin, prefix: str):
-    """Great-circle (haversine) miles from `origin` to the location at `prefix`, in SQL.
+class _MilesFrom(Func):
+    """Great-circle (haversine) miles from a fixed point to a (latitude, longitude) pair, in SQL.
 
-    Django provides these functions on SQLite too, so both engines compute the same number."""
-    lat, lon = F(f"{prefix}latitude"), F(f"{prefix}longitude")
-    lat0, lon0 = math.radians(origin.latitude), math.radians(origin.longitude)
-    half_dlat = Sin((Radians(lat) - Value(lat0)) / Value(2.0))
-    half_dlon = Sin((Radians(lon) - Value(lon0)) / Value(2.0))
-    a = half_dlat * half_dlat + Value(math.cos(lat0)) * Cos(Radians(lat)) * half_dlon * half_dlon
-    return Value(2 * EARTH_RADIUS_MILES) * ASin(
-        Least(Value(1.0), Sqrt(a), output_field=FloatField()), output_field=FloatField()
-    )
+    One expression node with the point's constants folded in: built from Django's math
+    functions it was some forty nodes, and resolving and compiling them, several times a search,
+    cost more than the database took to evaluate them. SQLite gets the math functions from
+    Django, so both engines compute the same number."""
+
+    output_field = FloatField()
+
+    def __init__(self, origin: Origin, latitude, longitude):
+        super().__init__(latitude, longitude)
+        self.origin = origin
+
+    def as_sql(self, compiler, connection, **extra_context):
+        (lat, lat_params), (lon, lon_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        lat0, lon0 = math.radians(self.origin.latitude), math.radians(self.origin.longitude)
+        least = "MIN" if connection.vendor == "sqlite" else "LEAST"  # SQLite's scalar MIN
+        half_dlat = f"SIN((RADIANS({lat}) - %s) / 2.0)"
+        half_dlon = f"SIN((RADIANS({lon}) - %s) / 2.0)"
+        sql = (
+            f"(%s * ASIN({least}(1.0, SQRT({half_dlat} * {half_dlat} + "
+            f"%s * COS(RADIANS({lat})) * {half_dlon} * {half_dlon}))))"
+        )
+        params = (
+            2 * EARTH_RADIUS_MILES,
+            *lat_params,
+            lat0,
+            *lat_params,
+            lat0,
+            math.cos(lat0),
+            *lat_params,
+            *lon_params,
+            lon0,
+            *lon_params,
+            lon0,
+        )
+        return sql, params
+
+
+def _distance_miles(origin: Origin, prefix: str):
+    return _MilesFrom(origin, F(f"{prefix}latitude"), F(f"{prefix}longitude"))
 
 
 def _count_near(services, origin: Origin, limit: int) -> int:
@@ -726,24 +755,46 @@ def _tiered_page_near(services, tiers: list[_Tier], origin: Origin, start: int, 
     return rows.items()
 
 
-def _page_services(ids: list[int], criteria) -> dict[int, Service]:
+@dataclass(slots=True)
+class _Listing:
+    """A service of the page with the rows its result shows."""
+
+    service: Service
+    capacities: list[ServiceCapacity] = field(default_factory=list)
+    locations: list[Location] = field(default_factory=list)
+    languages: list[Language] = field(default_factory=list)
+
+
+def _page_listings(ids: list[int], criteria) -> tuple[dict[int, _Listing], dict[int, list]]:
+    """The page's services (with each criterion's outcome) and their capacities, locations,
+    languages — and the locations' addresses, by location — in five queries. Grouped here
+    rather than by prefetch_related, whose queryset per object and relation cost more than the
+    queries did."""
     if not ids:
-        return {}
+        return {}, {}
     services = _with_criteria(
         Service.objects.filter(pk__in=ids).select_related("organization"), criteria, each=True
-    ).prefetch_related(
-        Prefetch("capacities", queryset=ServiceCapacity.objects.order_by("unit")),
-        Prefetch(
-            "service_at_locations",
-            queryset=ServiceAtLocation.objects.select_related("location")
-            .prefetch_related(
-                Prefetch("location__addresses", queryset=Address.objects.order_by("pk"))
-            )
-            .order_by("pk"),
-        ),
-        Prefetch("languages", queryset=Language.objects.order_by("pk")),
     )
-    return {service.pk: service for service in services}
+    listings = {service.pk: _Listing(service) for service in services}
+    for capacity in ServiceCapacity.objects.filter(service_id__in=ids).order_by("unit", "pk"):
+        if listing := listings.get(capacity.service_id):
+            listing.capacities.append(capacity)
+    located = (
+        Location.objects.filter(service_at_locations__service_id__in=ids)
+        .annotate(listing_id=F("service_at_locations__service_id"))
+        .order_by("service_at_locations__pk")
+    )
+    for location in located:
+        if listing := listings.get(location.listing_id):
+            listing.locations.append(location)
+    addresses = defaultdict(list)
+    location_ids = {location.pk for listing in listings.values() for location in listing.locations}
+    for address in Address.objects.filter(location_id__in=location_ids).order_by("pk"):
+        addresses[address.location_id].append(address)
+    for language in Language.objects.filter(service_id__in=ids).order_by("pk"):
+        if listing := listings.get(language.service_id):
+            listing.languages.append(language)
+    return listings, addresses
 
 
 def directory_search(
@@ -803,17 +854,18 @@ def directory_search(
     num_pages = max(1, math.ceil(total / query.per_page))
     ids = [row[0] for row in rows]
     nearest = {row[0]: row[1] for row in rows} if origin is not None else {}
-    fetched = _page_services(ids, criteria)
+    listings, addresses = _page_listings(ids, criteria)
     stale_days = capacity_stale_days or AgencyPolicy().capacity_stale_days
     now = timezone.now()
     results = []
     for pk in ids:
-        service = fetched.get(pk)
-        if service is None:  # deleted between the two queries
+        listing = listings.get(pk)
+        if listing is None:  # deleted between the two queries
             continue
         results.append(
             _explain(
-                service,
+                listing,
+                addresses,
                 query=query,
                 terms=terms,
                 words=words,
@@ -884,20 +936,38 @@ def _age_reason(service: Service, age: int, reasons) -> None:
         reasons.matched.append("✓ no age limits listed")
 
 
-def _language_name(code: str, service: Service) -> str:
+def _language_name(code: str, languages: list[Language]) -> str:
     if code in LANGUAGE_NAMES:
         return LANGUAGE_NAMES[code]
-    for language in service.languages.all():
+    for language in languages:
         if language.code.lower() == code and language.name:
             return language.name
     return code
 
 
 def _explain(
-    service, *, query, terms, words, criteria, distance, origin, now, stale_days
+    listing: _Listing,
+    addresses,
+    *,
+    query,
+    terms,
+    words,
+    criteria,
+    distance,
+    origin,
+    now,
+    stale_days,
 ) -> MatchResult:
+    service = listing.service
     reasons = MatchResult(
-        service=service, distance_miles=None, matched=[], failed=[], notes=[], score=100
+        service=service,
+        distance_miles=None,
+        matched=[],
+        failed=[],
+        notes=[],
+        score=100,
+        capacities=listing.capacities,
+        languages=listing.languages,
     )
     if words:
         shown = query.text if len(query.text) <= 60 else query.text[:57] + "…"
@@ -935,21 +1005,21 @@ def _explain(
             else:
                 reasons.notes.append("? court-ordered acceptance unknown")
         elif criterion.key == "language":
-            name = _language_name(query.language, service)
+            name = _language_name(query.language, listing.languages)
             if outcome == FITS:
                 reasons.matched.append(f"✓ {name}")
             elif outcome == FAILS:
                 offered = ", ".join(
-                    _language_name(language.code.lower(), service)
+                    _language_name(language.code.lower(), listing.languages)
                     if language.code
                     else language.name
-                    for language in service.languages.all()
+                    for language in listing.languages
                 )
                 reasons.failed.append(f"✗ no {name} listed (offers {offered})")
             else:
                 reasons.notes.append(f"? languages not listed: {name} unknown")
-    _capacity_reasons(service, reasons, now=now, stale_days=stale_days)
-    locations = [sal.location for sal in service.service_at_locations.all()]
+    _capacity_reasons(listing.capacities, reasons, now=now, stale_days=stale_days)
+    locations = listing.locations
     location = next(iter(locations), None)
     if origin is not None:
         located = [
@@ -966,17 +1036,17 @@ def _explain(
         reasons.distance_miles = round(distance, 1)
         reasons.matched.append(f"✓ {distance:.1f} mi away")
     reasons.location = location
-    addresses = list(location.addresses.all()) if location is not None else []
+    reasons.addresses = addresses.get(location.pk, []) if location is not None else []
     reasons.address = next(
-        (address for address in addresses if address.address_type == "physical"),
-        next(iter(addresses), None),
+        (address for address in reasons.addresses if address.address_type == "physical"),
+        next(iter(reasons.addresses), None),
     )
     reasons.score = max(0, 100 - 25 * len(reasons.failed) - 5 * unknowns)
     return reasons
 
 
-def _capacity_reasons(service, reasons, *, now, stale_days: int) -> None:
-    for capacity in service.capacities.all():
+def _capacity_reasons(capacities, reasons, *, now, stale_days: int) -> None:
+    for capacity in capacities:
         unit = capacity.get_unit_display()
         if capacity.available > 0:
             reasons.matched.append(

@@ -648,12 +648,9 @@ def test_a_page_costs_the_same_number_of_queries_for_5_or_40_services(cast, org,
             page = search(cast.network, **criteria)
             for result in page.results:  # everything a result page shows
                 str(result.service.organization.name)
-                [c.available for c in result.service.capacities.all()]
-                [
-                    a.city
-                    for s in result.service.service_at_locations.all()
-                    for a in s.location.addresses.all()
-                ]
+                [c.available for c in result.capacities]
+                [language.name for language in result.languages]
+                [a.city for a in result.addresses]
         return len(captured), page
 
     _build(org, 5)
