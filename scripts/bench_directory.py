@@ -3,7 +3,7 @@
 Run against a database holding `referloop demo --size large` (PostgreSQL for real numbers):
 
     DATABASE_URL=postgres://... .venv/bin/python scripts/bench_directory.py \
-        [search] [sql [-v]] [import]
+        [search] [sql [-v]] [page] [import]
 
 (BENCH_RUNS=N: runs per scenario, default 30.)
 
@@ -11,6 +11,9 @@ Search: warm runs of `directory_search` per scenario, p50/p95 in ms (budget: p95
 SQL: the same searches' queries run again under EXPLAIN ANALYZE (PostgreSQL only): the median
 over the runs of their summed execution time, which a busy machine disturbs less than the
 wall clock; `sql -v` also prints each query's plan once.
+Page: the staff directory page (`/services/?...`) for each scenario, as a demo coordinator
+through Django's test client: p50/p95 of the whole request (search, template, navigation), its
+CPU time, and the time its queries took (budget: the page within 2x its queries' time).
 Import: exports the demo network as HSDS 3.0 JSON, imports it into a scratch network inside a
 transaction that is rolled back, and prints services per second (budget: >= 2,000/s).
 """
@@ -29,10 +32,15 @@ import django
 
 django.setup()
 
+from urllib.parse import urlencode  # noqa: E402
+
+from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from referloop.core.models import Network  # noqa: E402
+from referloop.core.models import Membership, Network  # noqa: E402
+from referloop.core.permissions import Role  # noqa: E402
 from referloop.demo import DEMO_NETWORK_SLUG  # noqa: E402
 from referloop.directory.hsds.selectors import hsds_write_json  # noqa: E402
 from referloop.directory.hsds.services import hsds_import  # noqa: E402
@@ -102,6 +110,36 @@ def bench_sql(network, *, verbose: bool) -> None:
         print(f"{name:28} {len(statements):>7} {statistics.median(times):10.1f} {times[-1]:10.1f}")
 
 
+def bench_page(network) -> None:
+    settings.ALLOWED_HOSTS = ["testserver"]
+    coordinator = (
+        Membership.objects.filter(agency__network=network, role=Role.COORDINATOR)
+        .order_by("pk")
+        .first()
+    )
+    browser = Client()
+    browser.force_login(coordinator.user)
+    print(f"{'scenario':28} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms':>8} {'sql ms':>8} {'queries':>7}")
+    for name, asked in SCENARIOS.items():
+        params = {("q" if k == "text" else k): ("on" if v is True else v) for k, v in asked.items()}
+        url = "/services/?" + urlencode(params)
+        assert browser.get(url).status_code == 200, url  # warm-up
+        walls, cpus, sqls = [], [], []
+        for _ in range(RUNS):
+            with CaptureQueriesContext(connection) as captured:
+                start, cpu = time.perf_counter(), time.process_time()
+                browser.get(url)
+                walls.append((time.perf_counter() - start) * 1000)
+                cpus.append((time.process_time() - cpu) * 1000)
+            sqls.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
+        walls.sort()
+        p95 = walls[int(0.95 * (len(walls) - 1))]
+        print(
+            f"{name:28} {statistics.median(walls):8.1f} {p95:8.1f} {statistics.median(cpus):8.1f} "
+            f"{statistics.median(sqls):8.1f} {len(captured.captured_queries):>7}"
+        )
+
+
 def bench_import(network) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "directory.json"
@@ -124,5 +162,7 @@ if __name__ == "__main__":
         bench_search(demo)
     if "sql" in wanted:
         bench_sql(demo, verbose="-v" in wanted)
+    if "page" in wanted:
+        bench_page(demo)
     if "import" in wanted:
         bench_import(demo)

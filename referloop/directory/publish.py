@@ -51,8 +51,8 @@ def published_file(name: str) -> Path | None:
 def _address(service: Service) -> str:
     addresses = [
         address
-        for sal in service.service_at_locations.all()
-        for address in sal.location.addresses.all()
+        for sal in service.service_at_locations_list
+        for address in sal.location.addresses_list
     ]
     addresses.sort(key=lambda a: a.address_type != "physical")
     if not addresses:
@@ -63,8 +63,8 @@ def _address(service: Service) -> str:
 
 
 def _phone(service: Service) -> str:
-    phones = list(service.phones.all()) or [
-        phone for sal in service.service_at_locations.all() for phone in sal.location.phones.all()
+    phones = service.phones_list or [
+        phone for sal in service.service_at_locations_list for phone in sal.location.phones_list
     ]
     if not phones:
         return ""
@@ -80,7 +80,7 @@ def _csv_rows(service: Service):
         formula_safe(_address(service)),
         formula_safe(_phone(service)),
     ]
-    capacities = list(service.capacities.all())
+    capacities = service.capacities_list
     if not capacities:
         yield [*base, "", "", "", "", ""]
     for capacity in capacities:
