@@ -217,6 +217,20 @@ def due_rows(*, agency, member: Membership | None, until: datetime) -> list[DueR
 # --- lists and detail pages --------------------------------------------------------------------
 
 _LIST_RELATED = ("client", "organization", "service", "owner", "agency", "receiving_agency")
+# What a page of the list leaves out of each client: it shows the name only (minimum necessary,
+# and each encrypted field read is a decryption).
+LIST_PAGE_DEFERRED = tuple(
+    f"client__{name}"
+    for name in (
+        "date_of_birth",
+        "phone",
+        "email",
+        "address",
+        "safe_phone",
+        "safe_email",
+        "safe_contact_note",
+    )
+)
 _LIST_ORDER = {"created": ("created_at", "id"), "due": ("next_due_at", "id")}
 
 

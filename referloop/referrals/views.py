@@ -80,7 +80,9 @@ def referral_list(request):
             detail={"format": data["format"], "direction": direction},
         )
         return sheet_response(rows, data["format"])
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows.defer(*selectors.LIST_PAGE_DEFERRED), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     audit_record(
         action="list",
         request=request,
@@ -97,7 +99,6 @@ def referral_list(request):
             "page": page,
             "direction": direction,
             "query": query.urlencode(),
-            "now": _now(),
             "statuses": Status.choices,
             "selected_statuses": data["status"],
         },
