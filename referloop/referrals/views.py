@@ -236,13 +236,12 @@ def _send_and_report(request, referral, version=None):
 
 
 def _referral(request, pk) -> Referral:
-    return get_for_user_or_404(
-        Referral.objects.select_related(
-            "client", "organization", "service", "owner", "agency", "receiving_agency", "consent"
-        ),
+    referral = get_for_user_or_404(
+        Referral.objects.select_related("client", "organization", "service", "owner", "consent"),
         request,
         pk=pk,
     )
+    return selectors.with_viewer_agency(referral, request.agency)
 
 
 def _is_receiver(request, referral) -> bool:
