@@ -8,7 +8,7 @@ cache keeps it, no search engine lists it.
 from functools import wraps
 
 from django import forms
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -114,6 +114,10 @@ def reply(request, token):
         return _problem(request, problem, link=link, status=410)
     if request.method == "POST":
         return _answer(request, link)
+    if request.method == "HEAD":
+        # Link checkers and mail scanners probe with HEAD: no page goes out, so nothing about the
+        # client is disclosed, and neither the ledger nor the audit trail records a view.
+        return HttpResponse(content_type="text/html; charset=utf-8")
     if link.last_answer and "change" not in request.GET:
         replies.reply_page_view(link=link, request=request, details=False)
         context = {"link": link, "referral": link.referral, "answer": link.last_answer}

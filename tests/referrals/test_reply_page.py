@@ -102,6 +102,18 @@ def test_page_shows_the_packet_and_the_disclosure_is_recorded_once_a_day(referra
     assert ledger.count() == 2
 
 
+def test_a_head_request_shows_nothing_and_records_no_view(referral):
+    path = reply_path(referral)
+    response = Client().head(path)
+    assert response.status_code == 200 and response.content == b""
+    for name, value in PRIVATE_HEADERS.items():
+        assert response[name] == value
+    assert not Disclosure.objects.filter(channel=Channel.PARTNER_PAGE).exists()
+    assert not AuditEvent.objects.filter(action="reply_view").exists()
+    assert ReplyLink.objects.get(referral=referral).last_viewed_at is None
+    assert Client().head("/r/" + "x" * 43).status_code == 404  # a bad link still says so
+
+
 def test_part2_notice_appears_when_substance_use_information_is_shared(cast):
     referral = sent_referral(
         cast, categories=(*factories.DEFAULT_CATEGORIES, Category.SUBSTANCE_USE), part2=True
