@@ -220,6 +220,10 @@ def _message_of(agency) -> dict:
     return {"pk": message.pk}
 
 
+def _own_message(cast: Cast) -> dict:
+    return _message_of(cast.agency_a)
+
+
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
 
 ADMINISTRATOR_ONLY = {role: 403 for role in Role if role != Role.ADMINISTRATOR}
@@ -248,6 +252,18 @@ MATRIX: dict[str, Route] = {
         roles=ADMINISTRATOR_ONLY,
         kwargs=lambda cast: _message_of(cast.agency_a),
         other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
+    ),
+    "core:outbox_retry": Route(
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=405,
+        kwargs=lambda c: _message_of(c.agency_a),
+    ),
+    "core:outbox_cancel": Route(
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=405,
+        kwargs=lambda c: _message_of(c.agency_a),
     ),
     # The partner's reply page: public, the token is the key; signed-in staff are no different.
     "reply": Route(anonymous=200, kwargs=_reply_token),
@@ -391,6 +407,22 @@ POSTS: dict[str, Route] = {
         data=lambda cast: {"answer": "received"},
     ),
     "logout": Route(method="POST", anonymous=302, member=302),
+    "core:outbox_retry": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=302,
+        kwargs=lambda cast: _message_of(cast.agency_a),
+        other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
+    ),
+    "core:outbox_cancel": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=302,
+        kwargs=lambda cast: _message_of(cast.agency_a),
+        other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
+    ),
     "core:agency_switch": Route(
         method="POST",
         anonymous=LOGIN,

@@ -142,6 +142,20 @@ def outbox_deliver() -> int:
     return sent
 
 
+def outbox_retry(*, message: OutboundEmail) -> bool:
+    """Sends a message that has not gone out at the next delivery, with a fresh round of
+    attempts (after the mail server is fixed, say). False if it was sent or cancelled meanwhile,
+    or a worker is sending it right now."""
+    now = timezone.now()
+    return (
+        OutboundEmail.objects.pending()
+        .filter(pk=message.pk)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(attempts=0, send_after=now, claimed_by="", claimed_until=None)
+        == 1
+    )
+
+
 def outbox_cancel(*, message: OutboundEmail, reason: str) -> bool:
     """Withdraws a message that has not gone out (e.g. the consent behind it was revoked)."""
     return (

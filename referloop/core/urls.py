@@ -11,4 +11,14 @@ urlpatterns = [
     path("settings/audit/", views.audit_log, name="audit_log"),
     path("settings/outbox/", views_outbox.outbox, name="outbox"),
     path("settings/outbox/<int:pk>/", views_outbox.outbox_detail, name="outbox_detail"),
+    path(
+        "settings/outbox/<int:pk>/retry/",
+        views_outbox.outbox_message_retry,
+        name="outbox_retry",
+    ),
+    path(
+        "settings/outbox/<int:pk>/cancel/",
+        views_outbox.outbox_message_cancel,
+        name="outbox_cancel",
+    ),
 ]

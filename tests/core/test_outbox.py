@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from referloop.core.models import AuditEvent, OutboundEmail
-from referloop.core.outbox import outbox_cancel, outbox_deliver, outbox_enqueue
+from referloop.core.outbox import outbox_cancel, outbox_deliver, outbox_enqueue, outbox_retry
 from tests.conftest import client_for
 from tests.smtp import smtp_server  # noqa: F401
 
@@ -194,3 +194,52 @@ def test_only_administrators_see_the_outbox(cast):
         assert client.get("/settings/outbox/").status_code == 403
         assert client.get(f"/settings/outbox/{message.pk}/").status_code == 403
     assert not AuditEvent.objects.filter(action="read").exists()
+
+
+@pytest.mark.django_db
+def test_an_administrator_retries_a_failing_message_now(cast, settings, smtp):
+    message = queue(cast.agency_a, 1)
+    OutboundEmail.objects.filter(pk=message.pk).update(
+        attempts=8, last_error="SMTPServerDisconnected", send_after=timezone.now()
+    )
+    assert outbox_deliver() == 0  # out of attempts: it stays failing
+    client = client_for(cast.admin_a)
+    page = client.get(f"/settings/outbox/{message.pk}/").content.decode()
+    assert "Try again now" in page and "Cancel message" in page
+    response = client.post(f"/settings/outbox/{message.pk}/retry/")
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.attempts == 0 and message.send_after <= timezone.now()
+    assert AuditEvent.objects.filter(action="outbox_retry", object_id=str(message.pk)).exists()
+    assert outbox_deliver() == 1
+    message.refresh_from_db()
+    assert message.state == "sent"
+    assert [m["Subject"] for m in smtp.messages] == ["Message 1"]
+    # Sent: nothing left to retry or cancel, and the page offers neither.
+    assert not outbox_retry(message=message)
+    client.post(f"/settings/outbox/{message.pk}/cancel/")
+    message.refresh_from_db()
+    assert message.state == "sent"
+    assert "Cancel message" not in client.get(f"/settings/outbox/{message.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_an_administrator_cancels_a_pending_message(cast, smtp):
+    message = queue(cast.agency_a, 1)
+    response = client_for(cast.admin_a).post(f"/settings/outbox/{message.pk}/cancel/")
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.state == "cancelled"
+    assert message.cancel_reason.startswith("Cancelled by ")
+    assert AuditEvent.objects.filter(action="outbox_cancel", object_id=str(message.pk)).exists()
+    assert outbox_deliver() == 0 and smtp.messages == []
+    assert not outbox_retry(message=message)
+
+
+@pytest.mark.django_db
+def test_a_message_being_sent_is_not_retried(cast):
+    message = queue(cast.agency_a, 1)
+    OutboundEmail.objects.filter(pk=message.pk).update(
+        claimed_by="worker-1", claimed_until=timezone.now() + timedelta(minutes=5)
+    )
+    assert not outbox_retry(message=message)
