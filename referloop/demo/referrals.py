@@ -105,6 +105,10 @@ PACKET_RELATIONS = (
 SHARE_TO_DEMO_AGENCIES = 0.22  # of referrals go to partners on Referloop (their inboxes)
 WORKDAY = (8, 18)  # local hours when staff and partners act
 BACKLOG = timedelta(days=14)
+# Whatever the day and hour the demo is built, each coordinator finds overdue referrals: the first
+# few of theirs sent this long before now get no answer and no follow-up (some thus escalate).
+NEGLECTED_PER_AGENCY = 3
+NEGLECTED_SENT = (timedelta(days=5), timedelta(days=12))  # at least 3 business days: past due
 
 
 # --- what happens to a referral ------------------------------------------------------------
@@ -233,6 +237,7 @@ GIVE_UP = Step(
 )
 UNREACHABLE = Step(5, 15, "move", "partner", Status.FAILED, ("could_not_reach",))
 
+SILENT = Fate("silent", 3, (GIVE_UP,))
 # The loop closes when the service starts; only some partners also report completion.
 FATES = (
     Fate("started", 30, (ACCEPT, CONTACT, START, OWNER_NOTE)),
@@ -246,7 +251,7 @@ FATES = (
     ),
     Fate("on_hold", 5, (RECEIVE, HOLD, ACCEPT._replace(lo=10, hi=40), START)),
     Fate("silent_then_active", 7, (RECEIVE._replace(lo=5, hi=25), ACCEPT, START)),
-    Fate("silent", 3, (GIVE_UP,)),
+    SILENT,
     Fate(
         "slow_accept",
         6,
@@ -497,6 +502,7 @@ class Sim:
     bounce_resolved_at: datetime | None = None
     version: int = 1
     id: int = 0
+    neglected: bool = False  # the owner never follows it up (see NEGLECTED_PER_AGENCY)
     events: list = field(default_factory=list)
     link_answers: list = field(default_factory=list)  # (answer, at) given through the link
 
@@ -519,6 +525,7 @@ class AgencyHistory:
         self.codes = builder.codes[agency.pk]
         staff = builder.staff[agency.pk]
         self.owners = [staff[Role.COORDINATOR]] * 3 + [staff[Role.INTAKE]] * 2
+        self.coordinator, self.neglect_left = staff[Role.COORDINATOR], NEGLECTED_PER_AGENCY
         self.people: list[Person] = []
         self.consents: list[ConsentRow] = []
         self.sims: list[Sim] = []
@@ -696,10 +703,21 @@ class AgencyHistory:
             return  # still a draft: written up, not sent yet
         self.send(sim, sent_at)
         fate = rng.choices(FATES, weights=FATE_WEIGHTS)[0]
-        self.live(sim, fate)
+        self.live(sim, SILENT if self.neglect(sim) else fate)
         consent.last_used_at = max(consent.last_used_at, sim.sent_at)
         if sim.status == Status.REJECTED:
             self.plan_bounce_back(sim)
+
+    def neglect(self, sim: Sim) -> bool:
+        low, high = NEGLECTED_SENT
+        if (
+            self.neglect_left
+            and sim.owner is self.coordinator
+            and low <= self.now - sim.sent_at <= high
+        ):
+            self.neglect_left -= 1
+            sim.neglected = True
+        return sim.neglected
 
     def bounce_resolve(self, sim: Sim, at: datetime, note: str) -> None:
         sim.bounce_resolved_at = at
@@ -751,7 +769,7 @@ class AgencyHistory:
             step_at = steps[index][0] if index < len(steps) else None
             # Only an open loop (outcome not known yet) asks for follow-ups.
             due = next_due(sim, self.policy_view) if sim.outcome_at is None else NOT_DUE
-            if due.at is not None and due.reason != DueReason.REREFER:
+            if due.at is not None and due.reason != DueReason.REREFER and not sim.neglected:
                 # Strictly after the last event, so every follow-up moves the clock on.
                 earliest = last + timedelta(hours=2)
                 follow_up_at = self.working(max(due.at + self.lateness(due.at), earliest))
