@@ -138,7 +138,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "referloop.core.context_processors.shell",
-                "referloop.worklist.context_processors.overdue_badge",
             ],
         },
     },

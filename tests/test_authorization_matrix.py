@@ -236,6 +236,7 @@ MATRIX: dict[str, Route] = {
     "login": Route(anonymous=200, member=302),
     "logout": Route(anonymous=405, member=405),
     "worklist:index": Route(anonymous=LOGIN),
+    "worklist:badge": Route(anonymous=LOGIN),
     "core:agency_switch": Route(anonymous=405, member=405),
     "core:agency_settings": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY),
     "core:member_list": Route(anonymous=LOGIN),

@@ -3,7 +3,7 @@ from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
 from referloop.core.permissions import Perm, has_perm
-from referloop.worklist.selectors import worklist_for
+from referloop.worklist.selectors import overdue_count_for, worklist_for
 
 
 @agency_member_required(Perm.VIEW)
@@ -24,3 +24,13 @@ def index(request):
         "worklist/index.html",
         {"worklist": worklist, "groups": groups, "scope": scope, "can_see_agency": can_see_agency},
     )
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def badge(request):
+    """The navigation's overdue count. Pages load it after they show (and refresh it every
+    minute) rather than computing it in every page's own time: its queries cost a simple page
+    a fifth of its time."""
+    count = overdue_count_for(agency=request.agency, member=request.membership)
+    return render(request, "worklist/_badge.html", {"overdue_count": count})

@@ -346,5 +346,8 @@ def test_the_navigation_badge_counts_in_sql(cast, clock, count, django_assert_ma
     # One COUNT per query of each source (listings, own referrals, inbox, consents), no item built.
     with django_assert_max_num_queries(4):
         assert overdue_count_for(agency=cast.agency_a, member=coordinator) == count
+    # Pages load it after they show, from its own URL.
     page = client_for(cast.coordinator).get(reverse("clients:list")).content.decode()
-    assert f'title="{count} overdue"' in page
+    assert f'hx-get="{reverse("worklist:badge")}"' in page and "badge-overdue" not in page
+    badge = client_for(cast.coordinator).get(reverse("worklist:badge")).content.decode()
+    assert f'title="{count} overdue"' in badge
