@@ -25,10 +25,10 @@ directory and the API. It works in four steps, all in SQL except the distance ar
    sizes (`_tiers`); the page is then read from the tiers it falls in only — by freshness, or
    nearest first within each tier (`_tiered_page_near`). Searches narrowed by need or text near
    a point, and candidates of very many distinct keys, are scored one by one instead.
-4. **The page only** is fetched with its organization, capacities, locations and addresses and
-   languages (a fixed number of queries whatever the page holds), each criterion evaluated again
-   for those rows to write the reasons — from the same expressions, so the reasons and the
-   ranking cannot disagree.
+4. **The page only** is fetched with its organization, capacities, locations and addresses (and
+   languages, when a language is asked; a fixed number of queries whatever the page holds), each
+   criterion evaluated again for those rows to write the reasons — from the same expressions, so
+   the reasons and the ranking cannot disagree.
 
 Every result says what matched ("✓ ages 18–65"), what failed ("✗ age 17 below minimum 18") and
 what could not be checked or is for information ("? court-ordered acceptance unknown").
@@ -192,7 +192,7 @@ class MatchResult:
     address: Address | None = None  # its physical address (else its first)
     addresses: list[Address] = field(default_factory=list)  # all of the location's
     capacities: list[ServiceCapacity] = field(default_factory=list)  # by unit
-    languages: list[Language] = field(default_factory=list)
+    languages: list[Language] = field(default_factory=list)  # read when a language is asked
 
     @property
     def failures(self) -> int:
@@ -766,10 +766,10 @@ class _Listing:
 
 
 def _page_listings(ids: list[int], criteria) -> tuple[dict[int, _Listing], dict[int, list]]:
-    """The page's services (with each criterion's outcome) and their capacities, locations,
-    languages — and the locations' addresses, by location — in five queries. Grouped here
-    rather than by prefetch_related, whose queryset per object and relation cost more than the
-    queries did."""
+    """The page's services (with each criterion's outcome) and their capacities, locations — and
+    the locations' addresses, by location — in four queries, and their languages in a fifth when
+    a language is asked (only its reasons name them). Grouped here rather than by
+    prefetch_related, whose queryset per object and relation cost more than the queries did."""
     if not ids:
         return {}, {}
     services = _with_criteria(
@@ -791,9 +791,10 @@ def _page_listings(ids: list[int], criteria) -> tuple[dict[int, _Listing], dict[
     location_ids = {location.pk for listing in listings.values() for location in listing.locations}
     for address in Address.objects.filter(location_id__in=location_ids).order_by("pk"):
         addresses[address.location_id].append(address)
-    for language in Language.objects.filter(service_id__in=ids).order_by("pk"):
-        if listing := listings.get(language.service_id):
-            listing.languages.append(language)
+    if any(criterion.key == "language" for criterion in criteria):
+        for language in Language.objects.filter(service_id__in=ids).order_by("pk"):
+            if listing := listings.get(language.service_id):
+                listing.languages.append(language)
     return listings, addresses
 
 
