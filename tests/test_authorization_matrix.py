@@ -224,9 +224,25 @@ def _own_message(cast: Cast) -> dict:
     return _message_of(cast.agency_a)
 
 
+def _other_message(cast: Cast) -> dict:
+    return _message_of(cast.agency_b)
+
+
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
 
 ADMINISTRATOR_ONLY = {role: 403 for role in Role if role != Role.ADMINISTRATOR}
+# Retrying and cancelling a message of the Outbox: administrators, by POST, their agency's only.
+OUTBOX_ACTION = {
+    "GET": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY, member=405, kwargs=_own_message),
+    "POST": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=302,
+        kwargs=_own_message,
+        other_agency_kwargs=_other_message,
+    ),
+}
 AUDIT_READERS = {Role.COORDINATOR: 403, Role.INTAKE: 403}
 READ_ONLY_REFUSED = {Role.AUDITOR: 403}
 
@@ -251,21 +267,11 @@ MATRIX: dict[str, Route] = {
     "core:outbox_detail": Route(
         anonymous=LOGIN,
         roles=ADMINISTRATOR_ONLY,
-        kwargs=lambda cast: _message_of(cast.agency_a),
-        other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
+        kwargs=_own_message,
+        other_agency_kwargs=_other_message,
     ),
-    "core:outbox_retry": Route(
-        anonymous=LOGIN,
-        roles=ADMINISTRATOR_ONLY,
-        member=405,
-        kwargs=lambda c: _message_of(c.agency_a),
-    ),
-    "core:outbox_cancel": Route(
-        anonymous=LOGIN,
-        roles=ADMINISTRATOR_ONLY,
-        member=405,
-        kwargs=lambda c: _message_of(c.agency_a),
-    ),
+    "core:outbox_retry": OUTBOX_ACTION["GET"],
+    "core:outbox_cancel": OUTBOX_ACTION["GET"],
     # The partner's reply page: public, the token is the key; signed-in staff are no different.
     "reply": Route(anonymous=200, kwargs=_reply_token),
     "api:api-root": Route(anonymous=404, member=404, api=True),
@@ -408,22 +414,8 @@ POSTS: dict[str, Route] = {
         data=lambda cast: {"answer": "received"},
     ),
     "logout": Route(method="POST", anonymous=302, member=302),
-    "core:outbox_retry": Route(
-        method="POST",
-        anonymous=LOGIN,
-        roles=ADMINISTRATOR_ONLY,
-        member=302,
-        kwargs=lambda cast: _message_of(cast.agency_a),
-        other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
-    ),
-    "core:outbox_cancel": Route(
-        method="POST",
-        anonymous=LOGIN,
-        roles=ADMINISTRATOR_ONLY,
-        member=302,
-        kwargs=lambda cast: _message_of(cast.agency_a),
-        other_agency_kwargs=lambda cast: _message_of(cast.agency_b),
-    ),
+    "core:outbox_retry": OUTBOX_ACTION["POST"],
+    "core:outbox_cancel": OUTBOX_ACTION["POST"],
     "core:agency_switch": Route(
         method="POST",
         anonymous=LOGIN,

@@ -216,8 +216,8 @@ def due_rows(*, agency, member: Membership | None, until: datetime) -> list[DueR
 
 # --- lists and detail pages --------------------------------------------------------------------
 
-# The agency's own side (sender of an outbound row, receiver of an inbound one) is not joined: a
-# join per foreign key grew PostgreSQL's planning of this query to ten times its run time.
+# Only what a row shows is joined (the sender agency, on inbound rows, is added there): each more
+# join grew PostgreSQL's planning of this query, up to ten times its run time.
 _LIST_RELATED = ("client", "organization", "service", "owner")
 # What a page of the list leaves out of each client: it shows the name only (minimum necessary,
 # and each encrypted field read is a decryption).
