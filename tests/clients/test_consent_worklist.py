@@ -4,19 +4,15 @@ import pytest
 from django.utils import timezone
 
 from referloop.clients.selectors import consent_due_rows
-from referloop.core.due import due_count_of, due_items_of
 from referloop.core.models import Membership
 from tests.referrals import factories
+from tests.worklist.sources import source_items
 
 pytestmark = pytest.mark.django_db
 
 
 def consent_due_items(**kwargs):
-    """The source's items; its count (the navigation badge's) always agrees with them."""
-    sources = consent_due_rows(**kwargs)
-    items = due_items_of(sources)
-    assert due_count_of(sources) == len(items)
-    return items
+    return source_items(consent_due_rows, **kwargs)
 
 
 def _items(cast, member=None):

@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from referloop.core import services as core_services
-from referloop.core.due import due_count_of, due_items_of
 from referloop.core.models import Membership
 from referloop.core.permissions import Role
 from referloop.directory import selectors
@@ -27,6 +26,7 @@ from referloop.directory.models import (
 )
 from referloop.worklist.selectors import due_items_for
 from tests.directory import factories
+from tests.worklist.sources import source_items
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -167,11 +167,7 @@ def test_postal_code_point(db):
 
 
 def listing_due_items(**kwargs):
-    """The source's items; its count (the navigation badge's) always agrees with them."""
-    sources = selectors.listing_due_rows(**kwargs)
-    items = due_items_of(sources)
-    assert due_count_of(sources) == len(items)
-    return items
+    return source_items(selectors.listing_due_rows, **kwargs)
 
 
 def test_listings_come_due_after_the_policy_days(cast, org):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from referloop.core.due import due_count_of, due_items_of
+from referloop.core.due import due_items_of
 from referloop.core.models import Membership
 from referloop.core.permissions import Role
 from referloop.referrals.models import Referral
@@ -22,6 +22,7 @@ from referloop.referrals.services import (
 from referloop.worklist.selectors import overdue_count_for, worklist_for
 from tests.conftest import client_for
 from tests.referrals import factories
+from tests.worklist.sources import source_items
 
 # Tuesday 12 May 2026, 09:00 in Chicago (agency A's time zone).
 T0 = datetime(2026, 5, 12, 14, 0, tzinfo=UTC)
@@ -40,11 +41,7 @@ def member(user, agency):
 
 
 def due_items(**kwargs):
-    """The source's items; its count (the navigation badge's) always agrees with them."""
-    sources = due_rows(**kwargs)
-    items = due_items_of(sources)
-    assert due_count_of(sources) == len(items)
-    return items
+    return source_items(due_rows, **kwargs)
 
 
 def keys(items) -> set[str]:
