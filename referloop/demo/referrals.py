@@ -567,7 +567,8 @@ class AgencyHistory:
                 rng.choice(last_pool),
                 dob,
                 language,
-                do_not_contact=rng.random() < 0.006,
+                # A rare rule, yet one person per agency at least: the demo always shows it.
+                do_not_contact=rng.random() < 0.006 or index == count // 2,
             )
             self.people.append(person)
         # A few people recorded twice under a variant spelling: duplicate detection finds them.
