@@ -75,7 +75,9 @@ class HsdsRecord(models.Model):
 
     hsds_id = models.UUIDField(default=uuid.uuid4, editable=False)
     source_id = models.CharField(max_length=200, blank=True)
-    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the (network, hsds_id) constraint every table has: a second index on network
+    # alone would only slow the imports' writes.
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+", db_index=False)
 
     class Meta:
         abstract = True
@@ -136,6 +138,7 @@ class Organization(HsdsRecord):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="directory_organizations",
+        db_index=False,  # org_agency_verified leads with it
         help_text="The Referloop agency that runs this organization and keeps its listing.",
     )
     name = models.CharField(max_length=300)
@@ -163,11 +166,12 @@ class Organization(HsdsRecord):
 
 class Service(HsdsRecord):
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="services"
-    )
-    # Copied from the organization so the worklist and edit checks are one indexed filter.
+        Organization, on_delete=models.CASCADE, related_name="services", db_index=False
+    )  # indexed as service_organization
+    # Copied from the organization so the worklist and edit checks are one indexed filter
+    # (service_agency_verified, which leads with it).
     agency = models.ForeignKey(
-        Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     name = models.CharField(max_length=300)
     alternate_name = models.CharField(max_length=300, blank=True)
@@ -284,8 +288,13 @@ class ServiceAttribute(models.Model):
     """HSDS `attribute` linking a taxonomy term to a service (needs, populations, payment...)."""
 
     hsds_id = models.UUIDField(default=uuid.uuid4, editable=False)
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="attributes")
-    term = models.ForeignKey(TaxonomyTerm, on_delete=models.CASCADE, related_name="attributes")
+    # Both indexed by the two composite indexes below, each leading with one of them.
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="attributes", db_index=False
+    )
+    term = models.ForeignKey(
+        TaxonomyTerm, on_delete=models.CASCADE, related_name="attributes", db_index=False
+    )
     value = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -357,8 +366,8 @@ class Address(HsdsRecord):
 
 
 class ServiceAtLocation(HsdsRecord):
-    service = models.ForeignKey(
-        Service, on_delete=models.CASCADE, related_name="service_at_locations"
+    service = models.ForeignKey(  # indexed by sal_service_location_unique
+        Service, on_delete=models.CASCADE, related_name="service_at_locations", db_index=False
     )
     location = models.ForeignKey(
         Location, on_delete=models.CASCADE, related_name="service_at_locations"
@@ -495,7 +504,9 @@ class RequiredDocument(HsdsRecord):
 class ServiceCapacity(HsdsRecord):
     """HSDS 3.1 service_capacity: available and maximum units (beds, slots, appointments)."""
 
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="capacities")
+    service = models.ForeignKey(  # indexed by capacity_service_unit_unique
+        Service, on_delete=models.CASCADE, related_name="capacities", db_index=False
+    )
     unit = models.CharField(max_length=20, choices=CapacityUnit.choices, default=CapacityUnit.BEDS)
     available = models.PositiveIntegerField(default=0)
     maximum = models.PositiveIntegerField(null=True, blank=True)
@@ -526,7 +537,9 @@ class ServiceCapacity(HsdsRecord):
 class CapacityReading(models.Model):
     """One capacity update as it was made: the history behind capacity-over-time charts."""
 
-    capacity = models.ForeignKey(ServiceCapacity, on_delete=models.CASCADE, related_name="readings")
+    capacity = models.ForeignKey(  # indexed by reading_capacity_time
+        ServiceCapacity, on_delete=models.CASCADE, related_name="readings", db_index=False
+    )
     available = models.PositiveIntegerField()
     maximum = models.PositiveIntegerField(null=True, blank=True)
     waitlist = models.BooleanField(default=False)

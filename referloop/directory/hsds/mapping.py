@@ -42,6 +42,9 @@ from referloop.directory.models import (
 DEFAULT_TAXONOMY = "Imported terms"
 ADDRESS_TYPES = ("physical", "postal", "virtual")
 FREQUENCIES = ("WEEKLY", "MONTHLY")
+# Read once: a TextChoices' `.values` builds a new list on every access.
+STATUSES = tuple(Status.values)
+LOCATION_TYPES = tuple(LocationType.values)
 
 # Tables whose content has no home in Referloop's directory (reported once, never an error).
 NOT_IMPORTED_TABLES = {
@@ -318,7 +321,7 @@ def services(m: Mapper, row: Row) -> None:
         "description": row.text("description"),
         "url": row.get("url", P.url, soft=True) or "",
         "email": row.get("email", P.email, soft=True) or "",
-        "status": row.get("status", P.choice, Status.values, what="status", required=True),
+        "status": row.get("status", P.choice, STATUSES, what="status", required=True),
         "interpretation_services": row.text("interpretation_services"),
         "application_process": row.text("application_process"),
         "wait_time": row.text("wait_time", _limit(Service, "wait_time")),
@@ -354,7 +357,7 @@ def locations(m: Mapper, row: Row) -> None:
     location_type = row.get(
         "location_type",
         P.choice,
-        LocationType.values,
+        LOCATION_TYPES,
         what="location type",
         required=m.version.startswith("3"),
     )

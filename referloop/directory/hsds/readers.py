@@ -13,6 +13,7 @@ Latin-1; quoted fields may hold newlines. Row numbers are spreadsheet rows (the 
 """
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -20,10 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from referloop.directory.hsds.parse import BadValue, is_blank, scalar
 from referloop.directory.hsds.report import ERROR, WARNING, Problem
 
 csv.field_size_limit(16 * 1024 * 1024)
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _NESTED = (dict, list)  # a tuple: `isinstance(v, dict | list)` builds the union on every call
 
 
@@ -127,7 +131,14 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _load_json(path: Path, problems: list[Problem]) -> Any:
-    text = decode(_read_bytes(path), path.name, problems)
+    raw = _read_bytes(path)
+    if not raw.startswith(_BOMS):
+        # orjson reads UTF-8 bytes several times faster than decode + json.loads; whatever it
+        # refuses (Latin-1, NaN, huge integers, malformed JSON) takes the path below, which
+        # accepts or explains it.
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(raw)
+    text = decode(raw, path.name, problems)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -525,15 +536,15 @@ class Flattener:
     def _add(
         self, table: str, obj: dict, path: str, links: dict | None = None, nested=(), force=None
     ) -> str:
-        data = {}
-        for key, value in obj.items():
-            if key in nested:
-                continue
-            if not isinstance(value, _NESTED):
-                data[key] = value
-            elif value:
-                label = f"{table}.{key}" if key in ("attributes", "metadata") else key
-                self.dataset.add_not_imported(label)
+        data = {key: value for key, value in obj.items() if value.__class__ not in _NESTED}
+        if len(data) < len(obj):
+            for key, value in obj.items():
+                if value and key not in nested and isinstance(value, _NESTED):
+                    label = f"{table}.{key}" if key in ("attributes", "metadata") else key
+                    self.dataset.add_not_imported(label)
+        if nested and not data.keys().isdisjoint(nested):
+            for key in nested:  # a malformed child (a string for a list) is reported by its handler
+                data.pop(key, None)
         if links:
             for key, value in links.items():
                 if value is not None and is_blank(data.get(key)):
