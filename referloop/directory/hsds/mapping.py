@@ -170,10 +170,10 @@ class Row:
         return self.get(name, P.text, max_length=limit, required=required) or ""
 
     def ref(self, name: str) -> str | None:
-        return self.get(name, P.text, max_length=200)
+        return self.text(name, 200) or None
 
     def id(self) -> str | None:
-        return self.get("id", P.text, max_length=200, required=True)
+        return self.text("id", 200, required=True) or None
 
     def finish(self) -> None:
         for name, value in self.record.data.items():
@@ -399,7 +399,7 @@ def locations(m: Mapper, row: Row) -> None:
 def service_at_location(m: Mapper, row: Row) -> None:
     sid = row.id()
     refs = {
-        "service_id": ("service", row.get("service_id", P.text, max_length=200, required=True)),
+        "service_id": ("service", row.text("service_id", 200, required=True) or None),
         "location_id": ("location", row.get("location_id", P.text, max_length=200, required=True)),
     }
     values = {"description": row.text("description")}
@@ -610,7 +610,7 @@ def required_documents(m: Mapper, row: Row) -> None:
 
 def _service_text(m: Mapper, row: Row, column: str, target: str) -> None:
     row.id()
-    service_id = row.get("service_id", P.text, max_length=200, required=True)
+    service_id = row.text("service_id", 200, required=True) or None
     value = row.text(column)
     row.finish()
     if service_id and row.ok:
@@ -647,7 +647,7 @@ def _attribute(m: Mapper, row: Row, sid, service_id, term_id, value, *, plan=Tru
 
 def services_taxonomy(m: Mapper, row: Row) -> None:
     sid = row.id()
-    service_id = row.get("service_id", P.text, max_length=200, required=True)
+    service_id = row.text("service_id", 200, required=True) or None
     term_id = row.get("taxonomy_id", P.text, max_length=200, required=True)
     value = row.text("taxonomy_detail", 300)
     _attribute(m, row, sid, service_id, term_id, value)
@@ -655,8 +655,8 @@ def services_taxonomy(m: Mapper, row: Row) -> None:
 
 def service_attributes(m: Mapper, row: Row) -> None:
     sid = row.id()
-    service_id = row.get("service_id", P.text, max_length=200, required=True)
-    term_id = row.get("taxonomy_term_id", P.text, max_length=200, required=True)
+    service_id = row.text("service_id", 200, required=True) or None
+    term_id = row.text("taxonomy_term_id", 200, required=True) or None
     _attribute(m, row, sid, service_id, term_id, "")
 
 
@@ -668,7 +668,7 @@ def other_attributes(m: Mapper, row: Row) -> None:
         return
     sid = row.id()
     service_id = row.get("link_id", P.text, max_length=200, required=True)
-    term_id = row.get("taxonomy_term_id", P.text, max_length=200, required=True)
+    term_id = row.text("taxonomy_term_id", 200, required=True) or None
     _attribute(m, row, sid, service_id, term_id, "")
 
 
@@ -681,7 +681,7 @@ def attributes(m: Mapper, row: Row) -> None:
         m.not_imported(f"attributes of {entity or 'unlinked'} records")
         return
     sid = row.id()
-    term_id = row.get("taxonomy_term_id", P.text, max_length=200, required=True)
+    term_id = row.text("taxonomy_term_id", 200, required=True) or None
     if not link_id:
         row.error("link_id", "is required")
     _attribute(m, row, sid, link_id or None, term_id, row.text("value", 300))

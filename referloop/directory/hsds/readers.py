@@ -516,6 +516,7 @@ class Flattener:
         self.dataset = dataset
         self.file = file
         self.index: dict[tuple[str, str], Record] = {}
+        self.terms_read: dict[str, tuple[dict, str]] = {}  # id -> (object, record id)
         self.row = 0
 
     def top(self, kind: str, item: dict, *, row: int) -> None:
@@ -565,7 +566,7 @@ class Flattener:
             record = Record(table, data, self.file, self.row, path)
             self.index[(table, record_id)] = record
             self.dataset.tables.setdefault(table, []).append(record)
-        else:
+        elif existing.data != data:
             for key, value in data.items():
                 if is_blank(existing.data.get(key)) and not is_blank(value):
                     existing.data[key] = value
@@ -704,6 +705,19 @@ class Flattener:
         return self._add("attributes", obj, path, links, nested=("taxonomy_term",), force=force)
 
     def taxonomy_term(self, obj: dict, path: str) -> str:
+        # Every attribute repeats its whole term (and the term its taxonomy): a term equal to
+        # one already read adds nothing, and the comparison is much cheaper than reading it.
+        term_id = obj.get("id")
+        if term_id.__class__ is str:
+            read = self.terms_read.get(term_id)
+            if read is not None and read[0] == obj:
+                return read[1]
+        record_id = self._read_term(obj, path)
+        if term_id.__class__ is str:
+            self.terms_read[term_id] = (obj, record_id)
+        return record_id
+
+    def _read_term(self, obj: dict, path: str) -> str:
         detail = self._child(obj, "taxonomy_detail", path)
         links = {}
         if detail is not None:
