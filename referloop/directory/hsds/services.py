@@ -24,6 +24,7 @@ What an import never does:
 """
 
 import gc
+import operator
 import re
 import uuid
 from collections import defaultdict
@@ -246,12 +247,19 @@ def _preparer(field, conn):
         if conn.features.has_native_uuid_field:
             return None
         return lambda value: (value if value.__class__ is uuid.UUID else uuid.UUID(value)).hex
-    adapters = {
-        "DateTimeField": conn.ops.adapt_datetimefield_value,
-        "DateField": conn.ops.adapt_datefield_value,
-        "TimeField": conn.ops.adapt_timefield_value,
-    }
-    return adapters.get(kind) or (lambda value: field.get_db_prep_save(value, conn))
+    if kind in _ADAPTED and conn.vendor == "postgresql":
+        return None  # psycopg takes dates and times as they are (Django's adapters return them)
+    adapter = _ADAPTED.get(kind)
+    if adapter:
+        return getattr(conn.ops, adapter)
+    return lambda value: field.get_db_prep_save(value, conn)
+
+
+_ADAPTED = {
+    "DateTimeField": "adapt_datetimefield_value",
+    "DateField": "adapt_datefield_value",
+    "TimeField": "adapt_timefield_value",
+}
 
 
 def bulk_insert(model, rows: list[dict]) -> None:
@@ -269,13 +277,19 @@ def bulk_insert(model, rows: list[dict]) -> None:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
     # A default is computed once per call: the fields whose default must differ per row
     # (hsds_id, timestamps) are always given.
-    columns = [(f.attname, f.get_default(), _preparer(f, conn)) for f in fields]
+    defaults = {f.attname: f.get_default() for f in fields}
+    names = list(defaults)
+    in_order = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    prepared = [(i, prepare) for i, f in enumerate(fields) if (prepare := _preparer(f, conn))]
 
-    def values(row: dict) -> list:
-        result = []
-        for name, default, prepare in columns:
-            value = row.get(name, default)
-            result.append(prepare(value) if prepare and value is not None else value)
+    def values(row: dict):
+        result = in_order({**defaults, **row})
+        if not prepared:
+            return result
+        result = list(result)
+        for i, prepare in prepared:
+            if result[i] is not None:
+                result[i] = prepare(result[i])
         return result
 
     quote = conn.ops.quote_name
