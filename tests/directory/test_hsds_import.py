@@ -3,6 +3,8 @@ older layouts map; bad input gives a row error (file, row, field, reason) and wr
 unless --partial; orphans are named; encodings, 12-hour times, coordinates, bulk writes."""
 
 import codecs
+import gc
+import json
 import time
 from datetime import UTC, datetime
 from datetime import time as clock
@@ -528,6 +530,46 @@ def test_malformed_json_is_one_clear_error(db, tmp_path):
     (error,) = report.errors
     assert error.file == "broken.json"
     assert "malformed JSON" in error.reason and "line 1" in error.reason
+
+
+def test_json_only_pythons_reader_takes_is_read_and_checked_all_the_same(db, tmp_path):
+    # The fast JSON reader refuses NaN; the file is read again by Python's, and the value is
+    # then judged like any other.
+    document = json.dumps([capacity_service(1)]).replace("39.78", "NaN")
+    path = tmp_path / "nan.json"
+    path.write_text(document, encoding="utf-8")
+    report = hsds_import(path=path, network=make_network())
+    (error,) = report.errors
+    assert error.field == "service_at_locations[0].location.latitude"
+    assert "'nan' is not a number" in error.reason
+
+
+def test_uuid_ids_keep_their_value_in_any_case_and_one_spelt_twice_is_not_shared(db, tmp_path):
+    upper = capacity_service(1)
+    upper["id"] = upper["id"].upper()
+    lower = capacity_service(2)
+    lower["id"] = upper["id"].lower()
+    import_ok(write_json(tmp_path, [upper, lower]), make_network())
+    services = Service.objects.order_by("pk")
+    assert [service.source_id for service in services] == [upper["id"], lower["id"]]
+    assert str(services[0].hsds_id) == lower["id"]
+    assert services[1].hsds_id != services[0].hsds_id
+
+
+@pytest.mark.parametrize("outcome", ["imported", "refused"])
+def test_an_import_leaves_the_garbage_collector_as_it_found_it(db, tmp_path, outcome):
+    document = [capacity_service(1)] if outcome == "imported" else "[{"
+    path = tmp_path / "input.json"
+    path.write_text(document if isinstance(document, str) else json.dumps(document), "utf-8")
+    assert gc.isenabled()
+    hsds_import(path=path, network=make_network())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        hsds_import(path=path, network=make_network("south"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_malformed_csv_rows_are_errors(db, tmp_path):
