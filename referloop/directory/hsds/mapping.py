@@ -176,9 +176,12 @@ class Row:
         return self.text("id", 200, required=True) or None
 
     def finish(self) -> None:
-        for name, value in self.record.data.items():
-            if name not in self.used and not is_blank(value):
-                self.mapper.not_imported(f"{self.record.table}.{name}")
+        data = self.record.data
+        unused = {name for name in data.keys() - self.used if not is_blank(data[name])}
+        if unused:
+            for name in data:  # in the file's order, as the report lists them
+                if name in unused:
+                    self.mapper.not_imported(f"{self.record.table}.{name}")
 
 
 class Mapper:
