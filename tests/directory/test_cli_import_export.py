@@ -118,6 +118,7 @@ def test_a_progress_bar_is_drawn_only_on_a_terminal(db):
     assert "writing" not in plain
     _, drawn = run("import", "hsds", str(FIXTURE), stderr=FakeTerminal())
     assert "writing services" in drawn or "refreshing" in drawn
+    assert "committing" in drawn  # the last stage, while the database checks the links
 
 
 # --- the real console script ---------------------------------------------------------------------

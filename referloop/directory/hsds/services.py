@@ -552,6 +552,8 @@ class _Importer:
         if progress:
             progress(total, total, "refreshing search text")
         self._refresh()
+        if progress:  # the commit that follows checks every link the rows make: seconds, at scale
+            progress(total, total, "committing")
 
     def _ref_pk(self, kind: str, source_id):
         if source_id is None or isinstance(source_id, int):
