@@ -726,6 +726,26 @@ def test_every_page_ranked_by_tiers_is_the_page_of_scoring_every_candidate(
     assert len(pages) == page.total
 
 
+def test_the_loose_index_scan_finds_the_keys_grouping_finds(cast, org):
+    from referloop.directory import search as engine
+
+    _varied(org, 45)
+    Service.objects.filter(name__endswith="3").update(status=Status.INACTIVE)
+    Service.objects.filter(name__endswith="7").update(has_capacity=True)
+    every = Service.objects.filter(network=cast.network)
+    for services in (
+        every.filter(status=Status.ACTIVE),
+        every.filter(status=Status.ACTIVE, has_capacity=True),
+        every,
+        Service.objects.all(),  # the public directory: no network
+    ):
+        grouped = set(services.values_list("eligibility_key", flat=True))
+        found = engine._key_samples(services)
+        assert sorted(key for key, _, _ in found) == sorted(grouped)
+        for key, _, sample in found:
+            assert services.get(pk=sample).eligibility_key == key
+
+
 def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(cast, org, zips):
     def build(count: int):
         for number in range(count):
