@@ -169,11 +169,12 @@ class Row:
                 return value
         return self.get(name, P.text, max_length=limit, required=required) or ""
 
-    def ref(self, name: str) -> str | None:
-        return self.text(name, 200) or None
+    def ref(self, name: str, *, required: bool = False) -> str | None:
+        """An id, of this row or of the row it links to."""
+        return self.text(name, 200, required=required) or None
 
     def id(self) -> str | None:
-        return self.text("id", 200, required=True) or None
+        return self.ref("id", required=True)
 
     def finish(self) -> None:
         data = self.record.data
@@ -402,8 +403,8 @@ def locations(m: Mapper, row: Row) -> None:
 def service_at_location(m: Mapper, row: Row) -> None:
     sid = row.id()
     refs = {
-        "service_id": ("service", row.text("service_id", 200, required=True) or None),
-        "location_id": ("location", row.get("location_id", P.text, max_length=200, required=True)),
+        "service_id": ("service", row.ref("service_id", required=True)),
+        "location_id": ("location", row.ref("location_id", required=True)),
     }
     values = {"description": row.text("description")}
     m.plan("sal", sid, values, row, refs=refs, required=("service_id", "location_id"))
@@ -613,7 +614,7 @@ def required_documents(m: Mapper, row: Row) -> None:
 
 def _service_text(m: Mapper, row: Row, column: str, target: str) -> None:
     row.id()
-    service_id = row.text("service_id", 200, required=True) or None
+    service_id = row.ref("service_id", required=True)
     value = row.text(column)
     row.finish()
     if service_id and row.ok:
@@ -650,16 +651,16 @@ def _attribute(m: Mapper, row: Row, sid, service_id, term_id, value, *, plan=Tru
 
 def services_taxonomy(m: Mapper, row: Row) -> None:
     sid = row.id()
-    service_id = row.text("service_id", 200, required=True) or None
-    term_id = row.get("taxonomy_id", P.text, max_length=200, required=True)
+    service_id = row.ref("service_id", required=True)
+    term_id = row.ref("taxonomy_id", required=True)
     value = row.text("taxonomy_detail", 300)
     _attribute(m, row, sid, service_id, term_id, value)
 
 
 def service_attributes(m: Mapper, row: Row) -> None:
     sid = row.id()
-    service_id = row.text("service_id", 200, required=True) or None
-    term_id = row.text("taxonomy_term_id", 200, required=True) or None
+    service_id = row.ref("service_id", required=True)
+    term_id = row.ref("taxonomy_term_id", required=True)
     _attribute(m, row, sid, service_id, term_id, "")
 
 
@@ -670,8 +671,8 @@ def other_attributes(m: Mapper, row: Row) -> None:
         m.not_imported(f"other_attributes of {link_type or 'unknown'} records")
         return
     sid = row.id()
-    service_id = row.get("link_id", P.text, max_length=200, required=True)
-    term_id = row.text("taxonomy_term_id", 200, required=True) or None
+    service_id = row.ref("link_id", required=True)
+    term_id = row.ref("taxonomy_term_id", required=True)
     _attribute(m, row, sid, service_id, term_id, "")
 
 
@@ -684,7 +685,7 @@ def attributes(m: Mapper, row: Row) -> None:
         m.not_imported(f"attributes of {entity or 'unlinked'} records")
         return
     sid = row.id()
-    term_id = row.text("taxonomy_term_id", 200, required=True) or None
+    term_id = row.ref("taxonomy_term_id", required=True)
     if not link_id:
         row.error("link_id", "is required")
     _attribute(m, row, sid, link_id or None, term_id, row.text("value", 300))

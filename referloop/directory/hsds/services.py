@@ -156,7 +156,7 @@ def hsds_import(
 @contextmanager
 def _garbage_collector_paused():
     """An import makes millions of small objects and no reference cycles: Python's cyclic
-    collector would walk them over and over to free nothing (about 15% of a large import)."""
+    collector would walk them over and over to free nothing (about 30% of a large import's CPU)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -322,7 +322,6 @@ class _Importer:
         self.pk: dict[str, dict[str, int]] = defaultdict(dict)
         self.dirty_services: set[int] = set()
         self.created: dict[str, set[int]] = defaultdict(set)  # kind -> pks this import made
-        self.created_services = self.created["service"]
         self.organization_names: dict[int, str] = {}
         self.term_names: dict[int, tuple[str, str]] = {}  # pk -> (taxonomy name, term name)
         self.updated_organizations: set[int] = set()
@@ -702,7 +701,7 @@ class _Importer:
             self.dirty_services.update(obj.pk for obj in to_update)
         elif kind == "language":
             # New services got the file's languages in their match keys as they were inserted.
-            touched = {row.get("service_id") for row in to_create} - self.created_services
+            touched = {row.get("service_id") for row in to_create} - self.created["service"]
             touched |= {obj.service_id for obj in to_update}
             touched |= {spoken_by[obj.pk] for obj in to_update}
             self.dirty_services.update(touched - {None})
@@ -834,7 +833,7 @@ class _Importer:
         self.capacity_services.update(
             capacity["service_id"]
             for capacity in capacities
-            if capacity["service_id"] not in self.created_services
+            if capacity["service_id"] not in self.created["service"]
         )
 
     def _write_taxonomies(self) -> None:
@@ -963,7 +962,7 @@ class _Importer:
             if None not in key:
                 wanted.setdefault(key, plan)
         existing = {}
-        for chunk in _chunks({key[0] for key in wanted} - self.created_services):
+        for chunk in _chunks({key[0] for key in wanted} - self.created["service"]):
             for attribute in ServiceAttribute.objects.filter(service_id__in=chunk):
                 existing[(attribute.service_id, attribute.term_id)] = attribute
         to_create, to_update = [], []
@@ -988,7 +987,7 @@ class _Importer:
         bulk_insert(ServiceAttribute, to_create)
         ServiceAttribute.objects.bulk_update(to_update, ["value"], batch_size=BATCH)
         touched = {row["service_id"] for row in to_create} | {a.service_id for a in to_update}
-        self.dirty_services.update(touched - self.created_services)
+        self.dirty_services.update(touched - self.created["service"])
 
     def _refresh(self) -> None:
         dirty = set(self.dirty_services)
