@@ -25,7 +25,15 @@ def test_a_listing_past_the_agency_limit_shows_as_out_of_date(cast):
     fresh = _listing(cast, verified_days_ago=10)
     stale = _listing(cast, verified_days_ago=200)
     client = client_for(cast.coordinator)
-    assert b"Listing may be out of date" not in client.get(f"/services/{fresh.pk}/").content
+    page = client.get(f"/services/{fresh.pk}/").content.decode()
+    assert "Listing may be out of date" not in page
+    # When, in words and in full, as every time in Referloop reads.
+    verified = timezone.localtime(fresh.last_verified_at)
+    assert (
+        f'Listing verified <time datetime="{fresh.last_verified_at.isoformat()}" '
+        f'title="{verified:%b} {verified.day}, {verified.year}, '
+    ) in page
+    assert "1\xa0week, 3\xa0days ago</time>." in page
     assert b"Listing may be out of date" in client.get(f"/services/{stale.pk}/").content
     # The owning agency's policy decides: with a 365-day limit the same listing is fine.
     cast.agency_a.policy = {**cast.agency_a.policy, "listing_verify_days": 365}

@@ -125,8 +125,8 @@ def test_capacity_badge_shows_the_count_its_time_and_staleness(cast, org):
         full = badge.render(Context({"capacity": slots}))
     assert fresh == (
         '<span class="capacity capacity-open"><strong>3</strong> of 10 beds · waitlist · '
-        '<time datetime="2026-03-02T15:00:00+00:00" title="March 2, 2026, 3 p.m.">as of 2\xa0days '
-        "ago</time></span>"
+        '<time datetime="2026-03-02T15:00:00+00:00" title="Mar 2, 2026, 3:00 PM UTC">'
+        "as of 2\xa0days ago</time></span>"
     )
     assert full.startswith('<span class="capacity capacity-full"><strong>0</strong> slots · <time')
     with time_machine.travel(T0 + timedelta(days=8), tick=False):

@@ -2,12 +2,11 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
-from django.utils.timezone import localtime
 
 from referloop.core.policy import AgencyPolicy
+from referloop.core.templatetags.time_tags import readable
 from referloop.directory.selectors import capacity_is_stale
 
 register = template.Library()
@@ -51,22 +50,24 @@ def capacity_badge(context, capacity) -> str:
     """A bed or slot count with its "as of" time, marked stale past the viewer's agency limit.
 
     Built here rather than in a template: a search page shows a score of them, and as an
-    included template each one cost more than the rest of its result."""
+    included template each one cost more than the rest of its result. Its full time is written as
+    every other time in Referloop (`readable`): Django's localized date format took half of the
+    badge's 0.2 ms."""
     stale_days = _stale_days(context)
-    updated = capacity.updated_at
-    stale = capacity_is_stale(updated_at=updated, days=stale_days)
+    updated, now = capacity.updated_at, timezone.now()
+    stale = capacity_is_stale(updated_at=updated, days=stale_days, now=now)
     state = "stale" if stale else "open" if capacity.available else "full"
     return format_html(
         '<span class="capacity capacity-{}"><strong>{}</strong>{} {}{} · <time datetime="{}" '
         'title="{}">as of {} ago</time>{}</span>',
         state,
         capacity.available,
-        format_html(" of {}", capacity.maximum) if capacity.maximum is not None else "",
+        f" of {capacity.maximum}" if capacity.maximum is not None else "",
         capacity.get_unit_display(),
         " · waitlist" if capacity.waitlist else "",
         updated.isoformat(),
-        date_format(localtime(updated), "DATETIME_FORMAT"),
-        timesince(updated),
+        readable(updated),
+        timesince(updated, now),
         format_html(" <em>(stale: older than {} days)</em>", stale_days) if stale else "",
     )
 
