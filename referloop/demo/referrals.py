@@ -44,6 +44,7 @@ from referloop.clients.models import (
     RecipientClass,
     Signer,
 )
+from referloop.core.bulk import reserve_ids
 from referloop.core.fields import EncryptedTextField
 from referloop.core.models import IssuedTrackingId, Membership
 from referloop.core.permissions import Role
@@ -380,33 +381,6 @@ class _Table:
         return row
 
 
-def _reserve_ids(model, count: int) -> list[int]:
-    """Primary keys for `count` new rows, taken from the table's own sequence so concurrent
-    inserts (and later ones through the ORM) never collide with them."""
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, count],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        # SQLite (AUTOINCREMENT): move the table's counter past the block we take.
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        row = cursor.fetchone()
-        cursor.execute(f"SELECT MAX(id) FROM {connection.ops.quote_name(table)}")  # noqa: S608
-        top = max(row[0] if row else 0, cursor.fetchone()[0] or 0)
-        if row:
-            cursor.execute(
-                "UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [top + count, table]
-            )
-        else:
-            cursor.execute(
-                "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, top + count]
-            )
-    return list(range(top + 1, top + count + 1))
-
-
 def _delete_rows(queryset) -> None:
     # Without Django's collector: to cascade it would load every row first (millions at large).
     queryset._raw_delete(queryset.db)
@@ -552,7 +526,7 @@ class AgencyHistory:
 
     def add_people(self, count: int) -> None:
         b, rng = self.b, self.rng
-        ids = _reserve_ids(Client, count + count // 40)
+        ids = reserve_ids(Client, count + count // 40)
         for index in range(count):
             spanish = rng.random() < 0.18
             first_pool, last_pool = (b.es_first, b.es_last) if spanish else (b.first, b.last)
@@ -1110,11 +1084,11 @@ class Builder:
 
     def write(self, history: AgencyHistory) -> None:
         for consent, consent_id in zip(
-            history.consents, _reserve_ids(Consent, len(history.consents)), strict=True
+            history.consents, reserve_ids(Consent, len(history.consents)), strict=True
         ):
             consent.id = consent_id
         for sim, referral_id in zip(
-            history.sims, _reserve_ids(Referral, len(history.sims)), strict=True
+            history.sims, reserve_ids(Referral, len(history.sims)), strict=True
         ):
             sim.id = referral_id
         self.write_people(history)

@@ -681,6 +681,42 @@ def test_two_thousand_services_import_in_a_bounded_number_of_queries(
     assert again.count("service_capacities").unchanged == 4000
 
 
+def test_a_row_the_database_refuses_is_reported_and_nothing_is_written(db, tmp_path, monkeypatch):
+    """What the checks cannot foresee (here a primary key another writer took) the database
+    refuses, on PostgreSQL in the middle of the writer thread's COPYs. The report names the
+    refusal itself, not the aborted transaction the next query met, and nothing is written."""
+    from referloop.directory.hsds import services as importer
+
+    import_ok(write_json(tmp_path, [capacity_service(1)], "south.json"), make_network("south"))
+    taken = Location.objects.get().pk
+    reserve_ids = importer.reserve_ids
+    monkeypatch.setattr(
+        importer,
+        "reserve_ids",
+        lambda model, count: [taken] * count if model is Location else reserve_ids(model, count),
+    )
+    network = make_network()
+    report = hsds_import(path=write_json(tmp_path, [capacity_service(2)]), network=network)
+    assert not report.written
+    [refusal] = report.errors
+    assert refusal.reason.startswith("the database refused the import (")
+    assert "directory_location" in refusal.reason
+    assert "aborted" not in refusal.reason
+    assert set(directory_counts(network).values()) == {0}
+    assert Location.objects.count() == 1  # the connection goes on
+
+
+def test_after_an_import_links_are_checked_at_commit_again(db, tmp_path):
+    """The writer checks each table's links as its COPY ends; afterwards the transaction checks
+    them at commit again, as Django declares them, so a row may name one created after it."""
+    network = make_network()
+    import_ok(write_json(tmp_path, [capacity_service(1)]), network)
+    later = Organization.objects.get().pk + 1000
+    Service.objects.create(network=network, organization_id=later, name="Made first")
+    Organization.objects.create(pk=later, network=network, name="Made second")
+    assert Service.objects.get(name="Made first").organization.name == "Made second"
+
+
 def test_imported_services_are_found_by_the_directory_search(db, tmp_path):
     from referloop.directory.search import DirectoryQuery, directory_search
 
