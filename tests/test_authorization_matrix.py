@@ -306,6 +306,12 @@ MATRIX: dict[str, Route] = {
         kwargs=_api(_own_listing),
         other_agency_kwargs=_api(_other_network_listing),
     ),
+    "api:directory_capacity_history": Route(
+        anonymous=401,
+        api=True,
+        kwargs=_api(_own_listing),
+        other_agency_kwargs=_api(_other_network_listing),
+    ),
     "clients:list": Route(anonymous=LOGIN),
     "clients:create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
     "clients:detail": Route(anonymous=LOGIN, kwargs=_own_client, other_agency_kwargs=_other_client),

@@ -561,13 +561,20 @@ class DirectoryBuilder:
             )
             service.has_capacity = capacity.available > 0
             service.capacity_updated_at = updated
-            for weeks_ago in range(8, 0, -1):
+            # Weekly counts for two months, ending with the count shown now.
+            history = [
+                (self.rng.randint(0, maximum), updated - timedelta(weeks=weeks_ago))
+                for weeks_ago in range(8, 0, -1)
+            ]
+            history.append((capacity.available, updated))
+            for free, recorded_at in history:
                 self._add(
                     CapacityReading(
                         capacity=capacity,
-                        available=self.rng.randint(0, maximum),
+                        available=free,
                         maximum=maximum,
-                        recorded_at=updated - timedelta(weeks=weeks_ago),
+                        waitlist=free == 0,
+                        recorded_at=recorded_at,
                     )
                 )
         service.search_text = search_text_compose(

@@ -1,4 +1,4 @@
-"""The directory API: search with reasons, one service, and the capacity update.
+"""The directory API: search with reasons, one service, its capacity history and update.
 
 Everything is the token agency's network's directory; a service of another network is a 404
 (with an `access_denied` audit row), never a 403 that would confirm it exists. Only staff of the
@@ -107,6 +107,31 @@ class CapacityOut(Schema):
     waitlist: bool
     updated_at: datetime
     stale: bool
+
+
+class CapacityReadingOut(Schema):
+    recorded_at: datetime
+    available: int
+    maximum: int | None
+    waitlist: bool
+
+
+class CapacityHistoryOut(Schema):
+    unit: str
+    available: int = Field(description="Free now")
+    maximum: int | None = Field(description="In all, now")
+    in_force_at_since: CapacityReadingOut | None = Field(
+        description="The last reading before `since`: the count when the span began"
+    )
+    readings: list[CapacityReadingOut] = Field(
+        description="Each update within the span, oldest first"
+    )
+
+
+class CapacityHistoryListOut(Schema):
+    since: datetime
+    until: datetime
+    units: list[CapacityHistoryOut]
 
 
 class AddressOut(Schema):
@@ -453,6 +478,56 @@ def directory_service(request, service_id: int):
         listing_days=policies.listing_verify_days,
         can_edit=_may_edit(request, service),
     )
+
+
+def _reading(reading) -> dict | None:
+    if reading is None:
+        return None
+    return {
+        "recorded_at": reading.recorded_at,
+        "available": reading.available,
+        "maximum": reading.maximum,
+        "waitlist": reading.waitlist,
+    }
+
+
+@router.get(
+    "/services/{int:service_id}/capacity/history",
+    response={
+        200: CapacityHistoryListOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="A service's capacity over time",
+)
+def directory_capacity_history(
+    request,
+    service_id: int,
+    days: int = Query(
+        selectors.CAPACITY_HISTORY_DEFAULT, ge=1, le=3650, description="The span, in days up to now"
+    ),
+):
+    """Each unit's updates over the last `days` days (default 90), oldest first, with the count
+    in force when the span began: what a chart of free beds/slots over time needs."""
+    api_require(request, Perm.VIEW)
+    service = _visible_service(request, service_id)
+    span = selectors.capacity_history(capacities=service.capacities.order_by("unit"), days=days)
+    return {
+        "since": span.since,
+        "until": span.until,
+        "units": [
+            {
+                "unit": history.capacity.unit,
+                "available": history.capacity.available,
+                "maximum": history.capacity.maximum,
+                "in_force_at_since": _reading(history.before),
+                "readings": [_reading(reading) for reading in history.readings],
+            }
+            for history in span.units
+        ],
+    }
 
 
 @router.post(

@@ -1,11 +1,12 @@
-"""Reads of the directory: a service page with everything on it, capacity staleness, postal-code
-centroids, and the worklist's "verify this listing" items. The search is in `search.py`."""
+"""Reads of the directory: a service page with everything on it, capacity staleness and history,
+postal-code centroids, and the worklist's "verify this listing" items. The search is in
+`search.py`."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db.models import Prefetch, Q
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from referloop.core.due import DueItem, DueRows
 from referloop.core.permissions import Perm, has_perm
 from referloop.directory.models import (
     Address,
+    CapacityReading,
     Contact,
     Language,
     Phone,
@@ -91,6 +93,69 @@ def capacity_is_stale(
     if updated_at is None:
         return True
     return updated_at < (now or timezone.now()) - timedelta(days=days)
+
+
+CAPACITY_HISTORY_SPANS = (30, 90, 365)  # days: the spans a service page offers
+CAPACITY_HISTORY_DEFAULT = 90
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityHistory:
+    """One unit's counts over a span: the reading in force when it began (`before`, None when
+    the unit was first counted later) and each reading within it, oldest first."""
+
+    capacity: ServiceCapacity
+    before: CapacityReading | None
+    readings: list[CapacityReading]
+
+
+@dataclass(frozen=True, slots=True)
+class CapacitySpan:
+    """A service's units over the same span of time, `since` to `until`."""
+
+    since: datetime
+    until: datetime
+    units: list[CapacityHistory]
+
+    @property
+    def days(self) -> int:
+        return round((self.until - self.since).total_seconds() / 86400)
+
+
+def capacity_history(*, capacities, days: int, now: datetime | None = None) -> CapacitySpan:
+    """The readings of these capacities (one service's units) over the last `days` days, one
+    CapacityHistory per capacity in the order given, in one query: each unit's readings of the
+    span and, so a chart starts at the span's first day, the last one before it."""
+    capacities = list(capacities)
+    until = now or timezone.now()
+    since = until - timedelta(days=days)
+    ids = [capacity.pk for capacity in capacities]
+    last_before = (
+        CapacityReading.objects.filter(capacity=OuterRef("pk"), recorded_at__lt=since)
+        .order_by("-recorded_at", "-pk")
+        .values("pk")[:1]
+    )
+    in_force = (
+        ServiceCapacity.objects.filter(pk__in=ids)
+        .annotate(reading=Subquery(last_before))
+        .values("reading")
+    )
+    readings = CapacityReading.objects.filter(capacity_id__in=ids).filter(
+        Q(recorded_at__gte=since, recorded_at__lte=until) | Q(pk__in=in_force)
+    )
+    before, within = {}, {pk: [] for pk in ids}
+    for reading in readings.order_by("recorded_at", "pk") if ids else []:
+        if reading.recorded_at < since:
+            before[reading.capacity_id] = reading
+        else:
+            within[reading.capacity_id].append(reading)
+    units = [
+        CapacityHistory(
+            capacity=capacity, before=before.get(capacity.pk), readings=within[capacity.pk]
+        )
+        for capacity in capacities
+    ]
+    return CapacitySpan(since=since, until=until, units=units)
 
 
 @dataclass(frozen=True, slots=True)

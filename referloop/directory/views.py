@@ -61,12 +61,24 @@ def _service_context(request, service: Service, *, capacity_form=None) -> dict:
     can_edit = can_edit_listing(
         user=request.user, membership=request.membership, agency_id=service.agency_id
     )
+    days = _history_days(request)
     return {
         "service": detail,
         "public": False,
         "can_edit": can_edit,
         "capacity_form": capacity_form or (CapacityForm.for_service(detail) if can_edit else None),
+        "history_spans": selectors.CAPACITY_HISTORY_SPANS,
+        "capacity_span": selectors.capacity_history(capacities=detail.capacities.all(), days=days),
     }
+
+
+def _history_days(request) -> int:
+    """The span of the capacity charts: one the page offers (?days=30), else the default."""
+    asked = request.GET.get("days", "")
+    spans = selectors.CAPACITY_HISTORY_SPANS
+    return (
+        int(asked) if asked in {str(days) for days in spans} else selectors.CAPACITY_HISTORY_DEFAULT
+    )
 
 
 @agency_member_required(Perm.VIEW)

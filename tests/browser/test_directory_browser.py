@@ -77,3 +77,13 @@ def test_staff_updates_capacity_in_place(page: Page, live_server, listings):
     capacity = ServiceCapacity.objects.get(service=service)
     assert (capacity.available, capacity.updated_by_id) == (2, cast.coordinator.pk)
     assert CapacityReading.objects.filter(capacity=capacity, available=2).exists()
+    # The chart and its table follow at once: two updates now, the newest first.
+    chart = panel.get_by_role("img", name="Beds free over the last 90 days")
+    expect(chart).to_be_visible()
+    panel.get_by_text("2 updates of the beds count").click()
+    expect(panel.get_by_role("row").nth(1)).to_contain_text("2")
+    expect(panel.get_by_role("row")).to_have_count(3)  # the header and the two updates
+
+    panel.get_by_role("link", name="365 days").click()
+    expect(page.get_by_role("heading", name="Over the last 365 days")).to_be_visible()
+    assert "days=365" in page.url

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from referloop.core.charts import step_chart
 from referloop.core.policy import AgencyPolicy
 from referloop.core.templatetags.time_tags import readable
 from referloop.directory.selectors import capacity_is_stale
@@ -80,3 +81,32 @@ def listing_stale(service) -> bool:
     )
     checked = service.last_verified_at or service.created_at
     return checked < timezone.now() - timedelta(days=limit)
+
+
+@register.simple_tag
+def capacity_chart(history, span) -> str:
+    """One unit's free places (a selectors.CapacityHistory) over the `span` as a step chart,
+    its maximum dashed; empty when nothing was recorded in or before the span."""
+    capacity = history.capacity
+    steps = [(reading.recorded_at, reading.available) for reading in history.readings]
+    if history.before is not None:
+        steps.insert(0, (history.before.recorded_at, history.before.available))
+    if not steps:
+        return ""
+    unit = capacity.get_unit_display()
+    days = span.days
+    counts = [available for _, available in steps]
+    of = f" of {capacity.maximum}" if capacity.maximum is not None else ""
+    return step_chart(
+        chart_id=f"capacity-{capacity.pk}",
+        steps=steps,
+        start=span.since,
+        end=span.until,
+        title=f"{unit.capitalize()} free over the last {days} days",
+        description=(
+            f"Between {min(counts)} and {max(counts)} {unit} free over the last {days} days "
+            f"({len(history.readings)} updates); {capacity.available}{of} free now."
+        ),
+        reference=capacity.maximum,
+        reference_label=f"maximum {capacity.maximum}" if capacity.maximum is not None else "",
+    )
