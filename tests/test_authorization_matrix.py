@@ -229,6 +229,7 @@ def _other_message(cast: Cast) -> dict:
 
 
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
+LISTING = {"name": "Matrix listing", "status": "active", "verified": "on"}
 
 ADMINISTRATOR_ONLY = {role: 403 for role in Role if role != Role.ADMINISTRATOR}
 # Retrying and cancelling a message of the Outbox: administrators, by POST, their agency's only.
@@ -293,6 +294,12 @@ MATRIX: dict[str, Route] = {
     "directory:capacity_update": Route(
         anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_listing
     ),
+    "directory:listing_edit": Route(
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        kwargs=_own_listing,
+        other_agency_kwargs=_other_network_listing,
+    ),
     "directory:listing_verify": Route(
         anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_listing
     ),
@@ -301,6 +308,13 @@ MATRIX: dict[str, Route] = {
     "public:export": Route(anonymous=200, kwargs=lambda cast: {"fmt": "json"}),
     "api:directory_search_list": Route(anonymous=401, api=True),
     "api:directory_service": Route(
+        anonymous=401,
+        api=True,
+        kwargs=_api(_own_listing),
+        other_agency_kwargs=_api(_other_network_listing),
+    ),
+    # Shares its path with api:directory_service: a GET there is that operation.
+    "api:directory_service_update": Route(
         anonymous=401,
         api=True,
         kwargs=_api(_own_listing),
@@ -444,6 +458,25 @@ POSTS: dict[str, Route] = {
         member=302,
         kwargs=_own_listing,
         other_agency_kwargs=_other_network_listing,
+    ),
+    "directory:listing_edit": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_listing,
+        other_agency_kwargs=_other_network_listing,
+        data=lambda cast: LISTING,
+    ),
+    "api:directory_service_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        api=True,
+        json=True,
+        kwargs=_api(_own_listing),
+        other_agency_kwargs=_api(_other_network_listing),
+        data=lambda cast: {"alert": "Intake paused this week"},
     ),
     "api:directory_capacity_update": Route(
         method="POST",

@@ -8,13 +8,21 @@ from referloop.directory.models import (
     Taxonomy,
     TaxonomyTerm,
 )
+from referloop.directory.services import search_text_refresh
 
 
 class CapacityInline(admin.TabularInline):
+    """Shown, not edited: counts change on the service's page or through the API, which keep
+    their history and the service's "has capacity now"."""
+
     model = ServiceCapacity
     extra = 0
     fields = ["unit", "available", "maximum", "waitlist", "updated_at"]
-    readonly_fields = ["updated_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Organization)
@@ -24,6 +32,11 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "source_id"]
     list_select_related = ["network", "agency"]
     autocomplete_fields = ["agency"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # The organization's name is part of its services' search text.
+        search_text_refresh(service_ids=obj.services.values_list("pk", flat=True))
 
 
 @admin.register(Service)
@@ -35,6 +48,10 @@ class ServiceAdmin(admin.ModelAdmin):
     raw_id_fields = ["organization"]
     exclude = ["terms"]
     inlines = [CapacityInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        search_text_refresh(service_ids=[obj.pk])  # the name and description are searched
 
 
 @admin.register(Location)

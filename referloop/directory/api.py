@@ -267,6 +267,33 @@ class ServiceOut(Schema):
     can_edit: bool
 
 
+class ListingIn(Schema):
+    """Only the fields given change (a PATCH); a list given replaces the listing's list."""
+
+    name: str = Field(None, min_length=1, max_length=300, pattern=NO_NUL)
+    alternate_name: str = Field(None, max_length=300, pattern=NO_NUL)
+    description: str = Field(None, max_length=10_000, pattern=NO_NUL)
+    status: Literal["active", "inactive", "defunct", "temporarily closed"] = None
+    alert: str = Field(None, max_length=2000, pattern=NO_NUL, description="Shown above all else")
+    url: str = Field(None, max_length=500, pattern=NO_NUL)
+    email: str = Field(None, max_length=254, pattern=NO_NUL)
+    application_process: str = Field(None, max_length=5000, pattern=NO_NUL)
+    wait_time: str = Field(None, max_length=300, pattern=NO_NUL)
+    fees_description: str = Field(None, max_length=5000, pattern=NO_NUL)
+    eligibility_description: str = Field(None, max_length=5000, pattern=NO_NUL)
+    minimum_age: int | None = Field(None, ge=0, le=120)
+    maximum_age: int | None = Field(None, ge=0, le=120)
+    genders_served: list[Literal["female", "male", "nonbinary"]] = Field(
+        None, description="Empty: the program serves every gender"
+    )
+    court_ordered_accepted: bool | None = Field(None, description="null: not stated")
+    needs: list[str] = Field(None, description="'Referloop needs' codes")
+    populations: list[str] = Field(None, description="'Referloop populations' codes")
+    payment: list[str] = Field(None, description="'Referloop payment' codes")
+    languages: list[str] = Field(None, description="ISO 639 codes, e.g. en, es, es-mx")
+    verified: bool = Field(False, description="Also mark the listing verified today")
+
+
 class CapacityIn(Schema):
     unit: str = Field(
         CapacityUnit.BEDS, max_length=20, pattern=NO_NUL, description="beds, slots or appointments"
@@ -480,6 +507,53 @@ def directory_service(request, service_id: int):
     )
 
 
+@router.patch(
+    "/services/{int:service_id}",
+    response={
+        200: ServiceOut,
+        400: DomainErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="Edit a listing the token agency runs",
+)
+def directory_service_update(request, service_id: int, payload: ListingIn):
+    """Changes what a listing says: only the fields given. Only staff of the agency that runs
+    the listing may do this (403 otherwise). Bed and slot counts have their own route.
+
+    400 with `field`: an empty name, a maximum age below the minimum, an unknown need,
+    population or payment code, a malformed language code."""
+    service = _visible_service(request, service_id)
+    if not _may_edit(request, service):
+        _refused(request, service)
+        raise HttpError(403, "Only staff of the agency that runs this listing may edit it.")
+    given = payload.model_dump(exclude_unset=True)
+    verified = given.pop("verified", False)
+    terms = {field: given.pop(field) for field in services.LISTING_VOCABULARIES if field in given}
+    languages = given.pop("languages", None)
+    services.listing_update(
+        service=selectors.service_detail(pk=service.pk),
+        changes=given,
+        terms=terms,
+        languages=languages,
+        verified=verified,
+        actor=request.user,
+    )
+    return directory_service(request, service_id)
+
+
+def _refused(request, service) -> None:
+    audit_record(
+        action="permission_denied",
+        request=request,
+        obj=service,
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"path": request.path[:300], "method": request.method},
+    )
+
+
 def _reading(reading) -> dict | None:
     if reading is None:
         return None
@@ -549,13 +623,7 @@ def directory_capacity_update(request, service_id: int, payload: CapacityIn):
     400 with `field`: a negative number, available more than the maximum, an unknown unit."""
     service = _visible_service(request, service_id)
     if not _may_edit(request, service):
-        audit_record(
-            action="permission_denied",
-            request=request,
-            obj=service,
-            outcome=AuditEvent.Outcome.DENIED,
-            detail={"path": request.path[:300], "method": request.method},
-        )
+        _refused(request, service)
         raise HttpError(
             403, "Only staff of the agency that runs this listing may update its capacity."
         )

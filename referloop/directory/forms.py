@@ -1,5 +1,5 @@
-"""Directory forms: the search (a GET form, shared by the staff and the public directory) and the
-capacity update on a service page.
+"""Directory forms: the search (a GET form, shared by the staff and the public directory), the
+capacity update on a service page, and the listing's own edit page.
 
 Every error names the field it is about, so it reads right both next to the field and in a list
 at the top of the page. NUL bytes are refused by every text field (Django's CharField does that).
@@ -7,17 +7,19 @@ at the top of the page. NUL bytes are refused by every text field (Django's Char
 
 from django import forms
 
-from referloop.directory.models import CapacityUnit
+from referloop.directory.models import CapacityUnit, Status
 from referloop.directory.postal import US_ZIP
 from referloop.directory.search import (
     DEFAULT_PER_PAGE,
     DEFAULT_WITHIN_MILES,
     GENDER_CHOICES,
+    GENDERS,
     LANGUAGE_NAMES,
     MAX_PAGE,
     MAX_WITHIN_MILES,
     DirectoryQuery,
 )
+from referloop.directory.services import LISTING_FIELDS, LISTING_VOCABULARIES
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
 
@@ -248,3 +250,156 @@ class CapacityForm(forms.Form):
                 f"Available now: {available} is more than the maximum ({maximum}).",
             )
         return cleaned
+
+
+COURT_ORDERED_CHOICES = [("", "Not stated"), ("yes", "Accepted"), ("no", "Not accepted")]
+
+
+class ListingForm(forms.Form):
+    """What the agency that runs a listing keeps up to date (services.listing_update).
+
+    Built with `for_service` so the languages the listing already has are offered even when
+    they are not in the usual list."""
+
+    name = forms.CharField(label="Name", max_length=300)
+    alternate_name = forms.CharField(label="Other name", max_length=300, required=False)
+    status = forms.ChoiceField(
+        label="Status",
+        choices=Status.choices,
+        help_text="Only active listings show in searches unless people ask for the others.",
+    )
+    alert = forms.CharField(
+        label="Notice",
+        required=False,
+        max_length=2000,
+        help_text="Shown above everything else, e.g. “Closed for intake until March 10”.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    description = forms.CharField(
+        label="About", required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    needs = forms.MultipleChoiceField(
+        label="Needs it meets",
+        required=False,
+        choices=VOCABULARIES[NEEDS][1],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    populations = forms.MultipleChoiceField(
+        label="Populations it serves",
+        required=False,
+        choices=VOCABULARIES[POPULATIONS][1],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    payment = forms.MultipleChoiceField(
+        label="Insurance and payment it takes",
+        required=False,
+        choices=VOCABULARIES[PAYMENT][1],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    minimum_age = forms.IntegerField(
+        label="Minimum age",
+        required=False,
+        min_value=0,
+        max_value=120,
+        error_messages=_whole_number("Minimum age", 0, 120),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    maximum_age = forms.IntegerField(
+        label="Maximum age",
+        required=False,
+        min_value=0,
+        max_value=120,
+        error_messages=_whole_number("Maximum age", 0, 120),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    genders_served = forms.MultipleChoiceField(
+        label="Gender-specific program for",
+        required=False,
+        choices=GENDER_CHOICES,
+        help_text="Leave all unticked when the program serves every gender.",
+        widget=forms.CheckboxSelectMultiple,
+    )
+    court_ordered_accepted = forms.TypedChoiceField(
+        label="Court-ordered clients",
+        required=False,
+        choices=COURT_ORDERED_CHOICES,
+        coerce=lambda value: {"yes": True, "no": False}.get(value),
+        empty_value=None,
+    )
+    eligibility_description = forms.CharField(
+        label="Eligibility in your words",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    fees_description = forms.CharField(
+        label="Fees", required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    languages = forms.MultipleChoiceField(
+        label="Languages it is offered in",
+        required=False,
+        choices=[],  # set per listing in __init__
+        widget=forms.CheckboxSelectMultiple,
+    )
+    application_process = forms.CharField(
+        label="How to apply",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    wait_time = forms.CharField(label="Usual wait", max_length=300, required=False)
+    url = forms.URLField(label="Website", max_length=500, required=False, assume_scheme="https")
+    email = forms.EmailField(label="E-mail", max_length=254, required=False)
+    verified = forms.BooleanField(
+        label="I have checked the whole listing: mark it verified today",
+        required=False,
+        initial=True,
+    )
+
+    def __init__(self, *args, listed_languages: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        usual = [(code, name) for code, name in LANGUAGE_CHOICES if code]
+        known = {code for code, _ in usual}
+        listed = sorted((listed_languages or {}).items())
+        self.fields["languages"].choices = usual + [
+            (code, name or code) for code, name in listed if code not in known
+        ]
+
+    @classmethod
+    def for_service(cls, service, data=None) -> "ListingForm":
+        """The form for `service` (its terms and languages prefetched), bound to `data` if
+        given; unbound, it starts from what the listing says now."""
+        listed = {language.code: language.name for language in service.languages.all()}
+        listed.pop("", None)
+        own = {vocabulary: [] for vocabulary in VOCABULARIES}
+        for term in service.terms.all():
+            if term.taxonomy.name in own:
+                own[term.taxonomy.name].append(term.code)
+        genders = {
+            key
+            for value in service.genders_served or []
+            for key, words in GENDERS.items()
+            if str(value).lower() in words
+        }
+        initial = {field: getattr(service, field) for field in LISTING_FIELDS}
+        initial.update(
+            needs=own[NEEDS],
+            populations=own[POPULATIONS],
+            payment=own[PAYMENT],
+            genders_served=sorted(genders),
+            court_ordered_accepted={True: "yes", False: "no"}.get(
+                service.court_ordered_accepted, ""
+            ),
+            languages=list(listed),
+        )
+        return cls(data, initial=initial, listed_languages=listed)
+
+    def listing_arguments(self) -> dict:
+        """The keyword arguments of services.listing_update (call after is_valid())."""
+        data = self.cleaned_data
+        return {
+            "changes": {field: data[field] for field in LISTING_FIELDS},
+            "terms": {field: data[field] for field in LISTING_VOCABULARIES},
+            "languages": data["languages"],
+            "verified": data["verified"],
+        }

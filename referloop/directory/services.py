@@ -1,9 +1,11 @@
-"""Writes to the directory: capacity updates, verification, search text and match keys, default
-vocabularies."""
+"""Writes to the directory: a listing's own edits, capacity updates, verification, search text and
+match keys, default vocabularies."""
 
 import re
 from collections import defaultdict
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -17,10 +19,12 @@ from referloop.directory.models import (
     Service,
     ServiceAttribute,
     ServiceCapacity,
+    Status,
     Taxonomy,
     TaxonomyTerm,
 )
-from referloop.directory.vocabulary import PAYMENT, POPULATIONS, VOCABULARIES
+from referloop.directory.search import GENDERS, LANGUAGE_CODE, LANGUAGE_NAMES
+from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
 # The vocabularies whose terms search scores, so whose terms are in `Service.match_keys` (the
 # need is a hard filter, read from the attributes' index). Fewer keys, fewer distinct
@@ -187,6 +191,164 @@ def listing_verify(*, service: Service, actor=None) -> Service:
     Service.objects.filter(pk=service.pk).update(last_verified_at=now, updated_at=now)
     Organization.objects.filter(pk=service.organization_id).update(last_verified_at=now)
     service.last_verified_at = now
+    return service
+
+
+# What the agency that runs a listing edits of it, besides its terms and languages. Capacity has
+# its own two-second update; ids, links and the organization come from the directory's source.
+LISTING_FIELDS = (
+    "name",
+    "alternate_name",
+    "description",
+    "status",
+    "alert",
+    "url",
+    "email",
+    "application_process",
+    "wait_time",
+    "fees_description",
+    "eligibility_description",
+    "minimum_age",
+    "maximum_age",
+    "genders_served",
+    "court_ordered_accepted",
+)
+
+
+def _listing_checked(service: Service, changes: dict, languages) -> None:
+    """The rules a listing keeps whatever the form or API call: DomainError with the field."""
+    name = changes.get("name", service.name)
+    if not (name or "").strip():
+        raise DomainError("Name: a listing needs a name.", field="name")
+    if changes.get("status", service.status) not in Status.values:
+        raise DomainError(f"Status: use one of: {', '.join(Status.values)}.", field="status")
+    low = changes.get("minimum_age", service.minimum_age)
+    high = changes.get("maximum_age", service.maximum_age)
+    for field, age in (("minimum_age", low), ("maximum_age", high)):
+        if age is not None and not 0 <= age <= 120:
+            raise DomainError(f"{_label(field)}: a whole number from 0 to 120.", field=field)
+    if low is not None and high is not None and low > high:
+        raise DomainError(
+            f"Maximum age: {high} is below the minimum age ({low}).", field="maximum_age"
+        )
+    unknown = set(changes.get("genders_served", [])) - set(GENDERS)
+    if unknown:
+        raise DomainError(
+            f"Genders served: use {', '.join(GENDERS)} (not {', '.join(sorted(unknown))}).",
+            field="genders_served",
+        )
+    for field, label, check, what in (
+        ("email", "E-mail", validate_email, "an e-mail address"),
+        ("url", "Website", URLValidator(schemes=["http", "https"]), "a web address (https://…)"),
+    ):
+        value = (changes.get(field) or "").strip()
+        try:
+            if value:
+                check(value)
+        except ValidationError:
+            raise DomainError(f"{label}: '{value}' is not {what}.", field=field) from None
+    bad = [code for code in languages or [] if not LANGUAGE_CODE.match(code)]
+    if bad:
+        raise DomainError(
+            f"Languages: '{bad[0]}' is not a language code such as en, es or es-mx.",
+            field="languages",
+        )
+
+
+def _label(field: str) -> str:
+    return field.replace("_", " ").capitalize()
+
+
+# The listing's terms by the name a form or API call gives each of Referloop's vocabularies.
+LISTING_VOCABULARIES = {"needs": NEEDS, "populations": POPULATIONS, "payment": PAYMENT}
+
+
+def _vocabulary_terms(terms: dict[str, list[str]]) -> dict[str, list[TaxonomyTerm]]:
+    """Each vocabulary's chosen terms, by their codes: DomainError for a code it lacks."""
+    unknown = set(terms) - set(LISTING_VOCABULARIES)
+    if unknown:
+        raise TypeError(f"listing_update knows no vocabulary {', '.join(sorted(unknown))}")
+    found = defaultdict(dict)
+    wanted = [LISTING_VOCABULARIES[field] for field in terms]
+    for term in TaxonomyTerm.objects.filter(taxonomy__name__in=wanted).select_related("taxonomy"):
+        found[term.taxonomy.name][term.code] = term
+    chosen = {}
+    for field, codes in terms.items():
+        known = found[LISTING_VOCABULARIES[field]]
+        missing = [code for code in codes if code not in known]
+        if missing:
+            raise DomainError(
+                f"{_label(field)}: '{missing[0]}' is not a code of {LISTING_VOCABULARIES[field]}; "
+                f"use one of: {', '.join(sorted(known))}.",
+                field=field,
+            )
+        chosen[field] = [known[code] for code in dict.fromkeys(codes)]
+    return chosen
+
+
+@transaction.atomic
+def listing_update(
+    *,
+    service: Service,
+    changes: dict,
+    terms: dict[str, list[str]] | None = None,
+    languages: list[str] | None = None,
+    verified: bool = False,
+    actor=None,
+) -> Service:
+    """Changes what a listing says: `changes` of LISTING_FIELDS; `terms` ({"needs": [codes],
+    "populations": ..., "payment": ...}) become its terms of those of Referloop's vocabularies
+    (the others, and imported taxonomies' terms, stay as they are); `languages` (ISO codes,
+    when given) become the languages it is offered in. `verified` also marks it checked today,
+    as whoever edits a listing has just read it whole.
+
+    Keeps its search text and match keys in step. Raises DomainError (with the field) and
+    changes nothing when a rule is broken: no name, an unknown status, gender or term, ages out
+    of order, a malformed language code."""
+    unknown = set(changes) - set(LISTING_FIELDS)
+    if unknown:
+        raise TypeError(f"listing_update cannot change {', '.join(sorted(unknown))}")
+    languages = [code.strip().lower() for code in languages] if languages is not None else None
+    _listing_checked(service, changes, languages)
+    chosen_terms = _vocabulary_terms(terms or {})
+    now = timezone.now()
+    for field, value in changes.items():
+        setattr(service, field, value.strip() if isinstance(value, str) else value)
+    service.updated_at = now
+    service.save(update_fields=[*changes, "updated_at"])
+    for field, vocabulary_terms in chosen_terms.items():
+        own = ServiceAttribute.objects.filter(
+            service=service, term__taxonomy__name=LISTING_VOCABULARIES[field]
+        )
+        chosen = {term.pk for term in vocabulary_terms}
+        own.exclude(term_id__in=chosen).delete()
+        present = set(own.values_list("term_id", flat=True))
+        ServiceAttribute.objects.bulk_create(
+            [ServiceAttribute(service=service, term_id=pk) for pk in sorted(chosen - present)]
+        )
+    if languages is not None:
+        # Rows of languages kept stay as they are (an imported row keeps its source id and note),
+        # as do those an import named without a code, which no code can choose or drop.
+        listed = Language.objects.filter(service=service).exclude(code="")
+        listed.exclude(code__in=languages).delete()
+        present = set(Language.objects.filter(service=service).values_list("code", flat=True))
+        Language.objects.bulk_create(
+            [
+                Language(
+                    network_id=service.network_id,
+                    service=service,
+                    code=code,
+                    name=LANGUAGE_NAMES.get(code, code),
+                )
+                for code in dict.fromkeys(languages)  # once each, in the order given
+                if code not in present
+            ]
+        )
+    search_text_refresh(service_ids=[service.pk])
+    match_keys_refresh(service_ids=[service.pk])
+    if verified:
+        listing_verify(service=service, actor=actor)
+    service.refresh_from_db()
     return service
 
 

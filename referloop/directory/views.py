@@ -4,14 +4,14 @@ for the agency that runs a listing) and the public directory (no login, no clien
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from referloop.core.access import agency_member_required
 from referloop.core.errors import DomainError
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory import selectors, services
-from referloop.directory.forms import CapacityForm, DirectorySearchForm
+from referloop.directory.forms import CapacityForm, DirectorySearchForm, ListingForm
 from referloop.directory.models import Service
 from referloop.directory.permissions import can_edit_listing
 from referloop.directory.search import directory_search
@@ -116,6 +116,32 @@ def capacity_update(request, pk: int):
         return render(request, "directory/_capacity_panel.html", context)
     messages.success(request, "Capacity updated.")
     return redirect("directory:service_detail", pk=service.pk)
+
+
+@agency_member_required(Perm.WRITE)
+@require_http_methods(["GET", "HEAD", "POST"])
+def listing_edit(request, pk: int):
+    """The agency that runs a listing keeps it true: what it offers, to whom, and how to apply."""
+    service = _staff_service(request, pk)
+    if not can_edit_listing(
+        user=request.user, membership=request.membership, agency_id=service.agency_id
+    ):
+        return render(request, "403.html", status=403)
+    detail = selectors.service_detail(pk=service.pk)
+    form = ListingForm.for_service(detail, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.listing_update(service=detail, actor=request.user, **form.listing_arguments())
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            verified = " and verified as of today" if form.cleaned_data["verified"] else ""
+            messages.success(request, f"“{detail.name}” is saved{verified}.")
+            return redirect("directory:service_detail", pk=service.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request, "directory/listing_form.html", {"service": detail, "form": form}, status=status
+    )
 
 
 @agency_member_required(Perm.WRITE)

@@ -87,3 +87,30 @@ def test_staff_updates_capacity_in_place(page: Page, live_server, listings):
     panel.get_by_role("link", name="365 days").click()
     expect(page.get_by_role("heading", name="Over the last 365 days")).to_be_visible()
     assert "days=365" in page.url
+
+
+def test_staff_edit_their_listing_from_the_keyboard(page: Page, live_server, listings):
+    cast, service = listings["cast"], listings["open"]
+    sign_in(page, live_server.url, cast.coordinator.email)
+    page.goto(f"{live_server.url}/services/{service.pk}/")
+    page.keyboard.press("e")  # the edit shortcut
+    expect(page.get_by_role("heading", name=f"Edit {service.name}")).to_be_visible()
+
+    page.get_by_label("Minimum age").fill("21")
+    page.get_by_label("Maximum age").fill("18")
+    page.get_by_role("button", name="Save the listing").click()
+    expect(page.get_by_role("alert")).to_contain_text("18 is below the minimum age (21)")
+    expect(page.get_by_label("Maximum age")).to_have_value("18")  # what was typed stays
+
+    page.get_by_label("Maximum age").fill("")
+    page.get_by_label("Status").select_option("temporarily closed")
+    page.get_by_label("Notice").fill("Closed for repairs until March 10")
+    page.get_by_label("Spanish").check()
+    page.get_by_role("button", name="Save the listing").click()
+
+    expect(page.get_by_text("is saved and verified as of today")).to_be_visible()
+    expect(page.get_by_role("note")).to_contain_text("Closed for repairs until March 10")
+    expect(page.get_by_text("Temporarily closed")).to_be_visible()
+    service.refresh_from_db()
+    assert (service.status, service.minimum_age) == ("temporarily closed", 21)
+    assert service.languages.filter(code="es").exists()

@@ -28,7 +28,8 @@
     return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
   }
 
-  // Keyboard: "/" focuses search; on lists j/k move the selection and Enter opens its action.
+  // Keyboard: "/" focuses search, "l" logs, "e" edits; on lists j/k move the selection and
+  // Enter opens its action.
   var selected = -1;
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
@@ -43,6 +44,11 @@
         event.preventDefault();
         logForm.closest("form").querySelector("select, textarea, input:not([type=hidden])").focus();
       }
+      return;
+    }
+    if (event.key === "e") {  // "edit": open the page's edit form (a client, a listing)
+      var edit = document.querySelector("[data-shortcut=e]");
+      if (edit) { event.preventDefault(); edit.click(); }
       return;
     }
     var rows = Array.prototype.slice.call(document.querySelectorAll(
