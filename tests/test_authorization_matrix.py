@@ -294,6 +294,7 @@ MATRIX: dict[str, Route] = {
     "directory:capacity_update": Route(
         anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_listing
     ),
+    "directory:listing_create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
     "directory:listing_edit": Route(
         anonymous=LOGIN,
         roles=READ_ONLY_REFUSED,
@@ -313,6 +314,8 @@ MATRIX: dict[str, Route] = {
         kwargs=_api(_own_listing),
         other_agency_kwargs=_api(_other_network_listing),
     ),
+    # Shares its path with api:directory_search_list: a GET there is that operation.
+    "api:directory_service_create": Route(anonymous=401, api=True),
     # Shares its path with api:directory_service: a GET there is that operation.
     "api:directory_service_update": Route(
         anonymous=401,
@@ -458,6 +461,22 @@ POSTS: dict[str, Route] = {
         member=302,
         kwargs=_own_listing,
         other_agency_kwargs=_other_network_listing,
+    ),
+    "directory:listing_create": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        data=lambda cast: LISTING,
+    ),
+    "api:directory_service_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        data=lambda cast: {"name": "Matrix listing", "needs": ["detox"]},
     ),
     "directory:listing_edit": Route(
         method="POST",

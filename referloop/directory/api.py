@@ -10,6 +10,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ninja import Query, Router, Schema
+from ninja import Status as HttpStatus
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -294,6 +295,22 @@ class ListingIn(Schema):
     verified: bool = Field(False, description="Also mark the listing verified today")
 
 
+class ListingPlaceIn(Schema):
+    address_1: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
+    address_2: str = Field("", max_length=300, pattern=NO_NUL)
+    city: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    state_province: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    postal_code: str = Field(
+        min_length=5, max_length=10, pattern=NO_NUL, description="US ZIP: places it on the map"
+    )
+
+
+class ListingCreateIn(ListingIn):
+    name: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
+    place: ListingPlaceIn | None = None
+    phone: str = Field("", max_length=50, pattern=NO_NUL)
+
+
 class CapacityIn(Schema):
     unit: str = Field(
         CapacityUnit.BEDS, max_length=20, pattern=NO_NUL, description="beds, slots or appointments"
@@ -531,17 +548,52 @@ def directory_service_update(request, service_id: int, payload: ListingIn):
         raise HttpError(403, "Only staff of the agency that runs this listing may edit it.")
     given = payload.model_dump(exclude_unset=True)
     verified = given.pop("verified", False)
-    terms = {field: given.pop(field) for field in services.LISTING_VOCABULARIES if field in given}
-    languages = given.pop("languages", None)
     services.listing_update(
         service=selectors.service_detail(pk=service.pk),
-        changes=given,
-        terms=terms,
-        languages=languages,
         verified=verified,
         actor=request.user,
+        **_listing_input(given),
     )
     return directory_service(request, service_id)
+
+
+def _listing_input(given: dict) -> dict:
+    """A listing's fields as services.listing_update takes them: its terms and languages apart."""
+    terms = {field: given.pop(field) for field in services.LISTING_VOCABULARIES if field in given}
+    return {"changes": given, "terms": terms, "languages": given.pop("languages", None)}
+
+
+@router.post(
+    "/services",
+    response={
+        201: ServiceOut,
+        400: DomainErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="List a new program of the token agency",
+)
+def directory_service_create(request, payload: ListingCreateIn):
+    """A new listing in the network's directory, run by the token agency (under its directory
+    organization, made the first time), checked as of today. A `place` (street address and
+    US ZIP code) puts it on the map for searches by distance.
+
+    400 with `field`: a ZIP code not in the table, a maximum age below the minimum, an unknown
+    need, population or payment code, a malformed language code."""
+    api_require(request, Perm.WRITE)
+    given = payload.model_dump(exclude_unset=True, exclude={"verified"})
+    given["name"] = payload.name
+    place = given.pop("place", None)
+    phone = given.pop("phone", "")
+    service = services.listing_create(
+        agency=request.agency,
+        place=services.ListingPlace(**place) if place else None,
+        phone=phone,
+        actor=request.user,
+        **_listing_input(given),
+    )
+    return HttpStatus(201, directory_service(request, service.pk))
 
 
 def _refused(request, service) -> None:

@@ -19,7 +19,7 @@ from referloop.directory.search import (
     MAX_WITHIN_MILES,
     DirectoryQuery,
 )
-from referloop.directory.services import LISTING_FIELDS, LISTING_VOCABULARIES
+from referloop.directory.services import LISTING_FIELDS, LISTING_VOCABULARIES, ListingPlace
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
 
@@ -401,5 +401,38 @@ class ListingForm(forms.Form):
             "changes": {field: data[field] for field in LISTING_FIELDS},
             "terms": {field: data[field] for field in LISTING_VOCABULARIES},
             "languages": data["languages"],
-            "verified": data["verified"],
+            "verified": data.get("verified", False),
         }
+
+
+class ListingCreateForm(ListingForm):
+    """A new listing of the agency: what ListingForm asks, and where it is and its phone (a new
+    listing is checked as it is written, so there is no "verified" box)."""
+
+    address_1 = forms.CharField(label="Street address", max_length=300, required=False)
+    address_2 = forms.CharField(label="Suite, unit", max_length=300, required=False)
+    city = forms.CharField(label="City", max_length=200, required=False)
+    state_province = forms.CharField(label="State", max_length=100, required=False)
+    postal_code = forms.CharField(
+        label="ZIP code",
+        max_length=10,
+        required=False,
+        help_text="Places the listing on the map, for searches by distance.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "postal-code"}),
+    )
+    phone = forms.CharField(label="Phone", max_length=50, required=False)
+    PLACE = ("address_1", "address_2", "city", "state_province", "postal_code")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {"status": Status.ACTIVE})
+        super().__init__(*args, **kwargs)
+        del self.fields["verified"]
+
+    def listing_arguments(self) -> dict:
+        """The keyword arguments of services.listing_create (call after is_valid())."""
+        arguments = super().listing_arguments()
+        del arguments["verified"]
+        place = {field: self.cleaned_data[field] for field in self.PLACE}
+        arguments["place"] = ListingPlace(**place) if any(place.values()) else None
+        arguments["phone"] = self.cleaned_data["phone"]
+        return arguments

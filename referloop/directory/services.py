@@ -3,6 +3,7 @@ match keys, default vocabularies."""
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -12,18 +13,24 @@ from django.utils import timezone
 
 from referloop.core.errors import DomainError
 from referloop.directory.models import (
+    Address,
     CapacityReading,
     CapacityUnit,
     Language,
+    Location,
     Organization,
+    Phone,
     Service,
+    ServiceAtLocation,
     ServiceAttribute,
     ServiceCapacity,
     Status,
     Taxonomy,
     TaxonomyTerm,
 )
+from referloop.directory.postal import US_ZIP
 from referloop.directory.search import GENDERS, LANGUAGE_CODE, LANGUAGE_NAMES
+from referloop.directory.selectors import postal_code_point
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
 # The vocabularies whose terms search scores, so whose terms are in `Service.match_keys` (the
@@ -373,3 +380,103 @@ def service_languages_set(*, service: Service, languages) -> None:
         ]
     )
     match_keys_refresh(service_ids=[service.pk])
+
+
+@dataclass(frozen=True, slots=True)
+class ListingPlace:
+    """Where a new listing is: a street address; its ZIP code's centroid places it on the map
+    (no geocoder), so searches by distance find it."""
+
+    address_1: str
+    city: str
+    state_province: str
+    postal_code: str
+    address_2: str = ""
+
+
+def _place_checked(place: ListingPlace):
+    """The place's ZIP centroid, once its parts are sound: DomainError with the field."""
+    for field, label in (
+        ("address_1", "Street address"),
+        ("city", "City"),
+        ("state_province", "State"),
+    ):
+        if not getattr(place, field).strip():
+            raise DomainError(f"{label}: needed for a place on the map.", field=field)
+    if not US_ZIP.match(place.postal_code.strip()):
+        raise DomainError("ZIP code: 5 digits (or ZIP+4), e.g. 62701.", field="postal_code")
+    point = postal_code_point(code=place.postal_code)
+    if point is None:
+        raise DomainError(
+            f"ZIP code: {place.postal_code.strip()} is not in the ZIP code table.",
+            field="postal_code",
+        )
+    return point
+
+
+@transaction.atomic
+def listing_create(
+    *,
+    agency,
+    changes: dict,
+    place: ListingPlace | None = None,
+    phone: str = "",
+    terms: dict[str, list[str]] | None = None,
+    languages: list[str] | None = None,
+    actor=None,
+) -> Service:
+    """A new listing in the agency's network directory, run by the agency: under the directory
+    organization linked to it (one named after the agency is made the first time), at `place`
+    when given, checked as of today. `changes`, `terms` and `languages` are as for
+    listing_update, whose rules it keeps. Raises DomainError (with the field) and makes nothing
+    when a rule is broken (what was written before the check is rolled back)."""
+    if not (changes.get("name") or "").strip():
+        raise DomainError("Name: a listing needs a name.", field="name")
+    point = _place_checked(place) if place is not None else None
+    if len(phone.strip()) > 50:
+        raise DomainError("Phone: at most 50 characters.", field="phone")
+    network_id = agency.network_id
+    organization = (
+        Organization.objects.filter(agency=agency, network_id=network_id).order_by("pk").first()
+    )
+    if organization is None:
+        organization = Organization.objects.create(
+            network_id=network_id, agency=agency, name=agency.name
+        )
+    now = timezone.now()
+    service = Service(
+        network_id=network_id,
+        organization=organization,
+        agency=agency,
+        name=changes["name"].strip(),
+        created_at=now,
+    )
+    service.save()
+    if place is not None:
+        location = Location.objects.create(
+            network_id=network_id,
+            organization=organization,
+            name=service.name,
+            latitude=point.latitude,
+            longitude=point.longitude,
+        )
+        Address.objects.create(
+            network_id=network_id,
+            location=location,
+            address_1=place.address_1.strip(),
+            address_2=place.address_2.strip(),
+            city=place.city.strip(),
+            state_province=place.state_province.strip(),
+            postal_code=place.postal_code.strip(),
+        )
+        ServiceAtLocation.objects.create(network_id=network_id, service=service, location=location)
+    if phone.strip():
+        Phone.objects.create(network_id=network_id, service=service, number=phone.strip())
+    return listing_update(
+        service=service,
+        changes=changes,
+        terms=terms,
+        languages=languages,
+        verified=True,
+        actor=actor,
+    )

@@ -8,10 +8,15 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from referloop.core.access import agency_member_required
 from referloop.core.errors import DomainError
-from referloop.core.permissions import Perm
+from referloop.core.permissions import Perm, has_perm
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory import selectors, services
-from referloop.directory.forms import CapacityForm, DirectorySearchForm, ListingForm
+from referloop.directory.forms import (
+    CapacityForm,
+    DirectorySearchForm,
+    ListingCreateForm,
+    ListingForm,
+)
 from referloop.directory.models import Service
 from referloop.directory.permissions import can_edit_listing
 from referloop.directory.search import directory_search
@@ -38,6 +43,7 @@ def _search_context(request, *, network, public: bool) -> dict:
         "public": public,
         # Choosing a service for a new referral: results offer "Refer here" (ids only, no names).
         "refer_client": refer_client if refer_client.isdigit() else "",
+        "can_add": not public and has_perm(request.membership, Perm.WRITE),
     }
 
 
@@ -116,6 +122,27 @@ def capacity_update(request, pk: int):
         return render(request, "directory/_capacity_panel.html", context)
     messages.success(request, "Capacity updated.")
     return redirect("directory:service_detail", pk=service.pk)
+
+
+@agency_member_required(Perm.WRITE)
+@require_http_methods(["GET", "HEAD", "POST"])
+def listing_create(request):
+    """A new listing of the agency in its network's directory, for every member to refer to."""
+    form = ListingCreateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service = services.listing_create(
+                agency=request.agency, actor=request.user, **form.listing_arguments()
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, f"“{service.name}” is listed in the network's directory.")
+            return redirect("directory:service_detail", pk=service.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request, "directory/listing_form.html", {"form": form, "creating": True}, status=status
+    )
 
 
 @agency_member_required(Perm.WRITE)

@@ -114,3 +114,25 @@ def test_staff_edit_their_listing_from_the_keyboard(page: Page, live_server, lis
     service.refresh_from_db()
     assert (service.status, service.minimum_age) == ("temporarily closed", 21)
     assert service.languages.filter(code="es").exists()
+
+
+def test_staff_add_a_listing_that_search_then_finds(page: Page, live_server, listings):
+    cast = listings["cast"]
+    factories.postal_code("62701", 39.8017, -89.6436, city="Springfield", state="IL")
+    sign_in(page, live_server.url, cast.coordinator.email)
+    page.goto(f"{live_server.url}/services/")
+    page.get_by_role("link", name="Add a listing").click()
+    expect(page.get_by_role("heading", name="New listing")).to_be_visible()
+
+    page.get_by_label("Name", exact=True).fill("Alpha Peer Center")
+    page.get_by_label("Peer recovery support").check()
+    page.get_by_label("Street address").fill("5 Oak Ave")
+    page.get_by_label("City").fill("Springfield")
+    page.get_by_label("State").fill("IL")
+    page.get_by_label("ZIP code").fill("62701")
+    page.get_by_role("button", name="Add the listing").click()
+
+    expect(page.get_by_role("heading", name="Alpha Peer Center", level=1)).to_be_visible()
+    expect(page.get_by_text("is listed in the network")).to_be_visible()
+    page.goto(f"{live_server.url}/services/?need=peer-support&postal_code=62701")
+    expect(page.get_by_role("link", name="Alpha Peer Center")).to_be_visible()

@@ -1,5 +1,6 @@
-"""The agency that runs a listing keeps it true: services.listing_update, the edit page, the API's
-PATCH and the admin site, each keeping search text and match keys in step."""
+"""The agency that runs a listing keeps it true: services.listing_update and listing_create, the
+edit and new-listing pages, the API's PATCH and POST and the admin site, each keeping search
+text and match keys in step."""
 
 import json
 import re
@@ -12,7 +13,14 @@ from referloop.core.errors import DomainError
 from referloop.core.models import AuditEvent
 from referloop.core.services import api_token_create
 from referloop.directory import services
-from referloop.directory.models import Language, Service, ServiceAttribute, Taxonomy
+from referloop.directory.models import (
+    Language,
+    Location,
+    Organization,
+    Service,
+    ServiceAttribute,
+    Taxonomy,
+)
 from referloop.directory.search import DirectoryQuery, directory_search
 from tests.conftest import client_for
 from tests.directory import factories
@@ -316,3 +324,155 @@ def test_an_admin_edit_keeps_the_search_text_and_leaves_counts_to_their_page(cas
     assert _names(cast.network, text="lighthouse") == ["Harbor Lighthouse"]
     beds.refresh_from_db()
     assert beds.available == 2
+
+
+# --- a new listing -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def zip_62701(db):
+    return factories.postal_code("62701", 39.8017, -89.6436, city="Springfield", state="IL")
+
+
+def _place(**overrides) -> services.ListingPlace:
+    fields = {
+        "address_1": "12 Elm St",
+        "city": "Springfield",
+        "state_province": "IL",
+        "postal_code": "62701",
+    }
+    return services.ListingPlace(**{**fields, **overrides})
+
+
+def test_a_new_listing_is_the_agencys_on_the_map_and_checked(cast, zip_62701):
+    assert not Organization.objects.filter(agency=cast.agency_a).exists()
+    made = services.listing_create(
+        agency=cast.agency_a,
+        changes={"name": "Alpha Women's Residence", "genders_served": ["female"]},
+        place=_place(),
+        phone="217-555-0100",
+        terms={"needs": ["sober-living"], "payment": ["medicaid"]},
+        languages=["es"],
+        actor=cast.coordinator,
+    )
+    assert (made.agency, made.network, made.organization.name) == (
+        cast.agency_a,
+        cast.network,
+        cast.agency_a.name,  # the agency's directory organization, made the first time
+    )
+    assert made.last_verified_at is not None
+    location = Location.objects.get(service_at_locations__service=made)
+    assert (location.latitude, location.longitude) == (39.8017, -89.6436)
+    assert location.addresses.get().address_1 == "12 Elm St"
+    assert made.phones.get().number == "217-555-0100"
+    assert _names(cast.network, postal_code="62701", need="sober-living") == [made.name]
+
+    second = services.listing_create(agency=cast.agency_a, changes={"name": "Alpha Outpatient"})
+    assert second.organization == made.organization
+    assert not second.service_at_locations.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"changes": {"name": ""}}, "name"),
+        ({"place": _place(postal_code="99999")}, "postal_code"),
+        ({"place": _place(postal_code="Springfield")}, "postal_code"),
+        ({"place": _place(city=" ")}, "city"),
+        ({"terms": {"needs": ["beds"]}}, "needs"),
+        ({"changes": {"name": "X", "minimum_age": 30, "maximum_age": 20}}, "maximum_age"),
+    ],
+)
+def test_a_new_listing_that_breaks_a_rule_makes_nothing(cast, zip_62701, arguments, field):
+    counts = (Organization.objects.count(), Service.objects.count(), Location.objects.count())
+    with pytest.raises(DomainError) as refused:
+        services.listing_create(agency=cast.agency_a, **{"changes": {"name": "X"}, **arguments})
+    assert refused.value.field == field
+    after = (Organization.objects.count(), Service.objects.count(), Location.objects.count())
+    assert after == counts
+
+
+def test_the_new_listing_page_adds_a_listing(cast, zip_62701):
+    client = client_for(cast.coordinator)
+    directory = client.get("/services/").content.decode()
+    assert 'href="/services/new/">Add a listing' in directory
+    assert client.get("/services/new/").status_code == 200
+
+    refused = client.post(
+        "/services/new/",
+        {
+            "name": "Alpha Detox",
+            "status": "active",
+            "address_1": "1 Main St",
+            "city": "Springfield",
+            "state_province": "IL",
+            "postal_code": "99999",
+        },
+    )
+    assert refused.status_code == 400
+    assert "ZIP code: 99999 is not in the ZIP code table." in refused.content.decode()
+    assert not Service.objects.filter(name="Alpha Detox").exists()
+
+    response = client.post(
+        "/services/new/",
+        {
+            "name": "Alpha Detox",
+            "status": "active",
+            "needs": ["detox"],
+            "address_1": "1 Main St",
+            "city": "Springfield",
+            "state_province": "IL",
+            "postal_code": "62701",
+        },
+    )
+    made = Service.objects.get(name="Alpha Detox")
+    assert response.status_code == 302 and response.url == f"/services/{made.pk}/"
+    page = client.get(response.url).content.decode()
+    assert "is listed in the network" in page and "1 Main St, Springfield, IL 62701" in page
+
+
+def test_a_read_only_member_may_not_add_a_listing(cast):
+    client = client_for(cast.auditor)
+    assert "Add a listing" not in client.get("/services/").content.decode()
+    assert client.get("/services/new/").status_code == 403
+    assert client.post("/services/new/", {"name": "Nope", "status": "active"}).status_code == 403
+    assert not Service.objects.filter(name="Nope").exists()
+
+
+def _create(user, agency, body):
+    raw = api_token_create(user=user, agency=agency)[1]
+    return Client().post(
+        "/api/v1/directory/services",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+
+
+def test_the_api_lists_a_new_program(cast, zip_62701):
+    body = {
+        "name": "Alpha Peer Center",
+        "needs": ["peer-support"],
+        "place": {
+            "address_1": "5 Oak Ave",
+            "city": "Springfield",
+            "state_province": "IL",
+            "postal_code": "62701",
+        },
+        "phone": "217-555-0111",
+    }
+    response = _create(cast.coordinator, cast.agency_a, body)
+    assert response.status_code == 201
+    made = response.json()
+    assert (made["name"], made["can_edit"], made["listing_stale"]) == (body["name"], True, False)
+    assert made["locations"][0]["latitude"] == 39.8017
+
+    bad_zip = _create(
+        cast.coordinator,
+        cast.agency_a,
+        {**body, "place": {**body["place"], "postal_code": "99999"}},
+    )
+    assert (bad_zip.status_code, bad_zip.json()["field"]) == (400, "postal_code")
+    assert _create(cast.coordinator, cast.agency_a, {"needs": ["detox"]}).status_code == 422
+    assert _create(cast.auditor, cast.agency_a, body).status_code == 403
+    assert Service.objects.filter(name=body["name"]).count() == 1
