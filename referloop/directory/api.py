@@ -268,6 +268,16 @@ class ServiceOut(Schema):
     can_edit: bool
 
 
+class ListingPlaceIn(Schema):
+    address_1: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
+    address_2: str = Field("", max_length=300, pattern=NO_NUL)
+    city: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    state_province: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    postal_code: str = Field(
+        min_length=5, max_length=10, pattern=NO_NUL, description="US ZIP: places it on the map"
+    )
+
+
 class ListingIn(Schema):
     """Only the fields given change (a PATCH); a list given replaces the listing's list."""
 
@@ -292,23 +302,15 @@ class ListingIn(Schema):
     populations: list[str] = Field(None, description="'Referloop populations' codes")
     payment: list[str] = Field(None, description="'Referloop payment' codes")
     languages: list[str] = Field(None, description="ISO 639 codes, e.g. en, es, es-mx")
-    verified: bool = Field(False, description="Also mark the listing verified today")
-
-
-class ListingPlaceIn(Schema):
-    address_1: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
-    address_2: str = Field("", max_length=300, pattern=NO_NUL)
-    city: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
-    state_province: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
-    postal_code: str = Field(
-        min_length=5, max_length=10, pattern=NO_NUL, description="US ZIP: places it on the map"
+    place: ListingPlaceIn = Field(
+        None, description="The address of its one location; a new ZIP code moves it on the map"
     )
+    phone: str = Field(None, max_length=50, pattern=NO_NUL, description='"" removes it')
+    verified: bool = Field(False, description="Also mark the listing verified today")
 
 
 class ListingCreateIn(ListingIn):
     name: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
-    place: ListingPlaceIn | None = None
-    phone: str = Field("", max_length=50, pattern=NO_NUL)
 
 
 class CapacityIn(Schema):
@@ -558,9 +560,17 @@ def directory_service_update(request, service_id: int, payload: ListingIn):
 
 
 def _listing_input(given: dict) -> dict:
-    """A listing's fields as services.listing_update takes them: its terms and languages apart."""
+    """A listing's fields as services.listing_update (and _create) take them: the listing's own
+    fields, then its terms, languages, place and phone apart."""
     terms = {field: given.pop(field) for field in services.LISTING_VOCABULARIES if field in given}
-    return {"changes": given, "terms": terms, "languages": given.pop("languages", None)}
+    place = given.pop("place", None)
+    return {
+        "terms": terms,
+        "languages": given.pop("languages", None),
+        "place": services.ListingPlace(**place) if place else None,
+        "phone": given.pop("phone", None),
+        "changes": given,
+    }
 
 
 @router.post(
@@ -584,14 +594,8 @@ def directory_service_create(request, payload: ListingCreateIn):
     api_require(request, Perm.WRITE)
     given = payload.model_dump(exclude_unset=True, exclude={"verified"})
     given["name"] = payload.name
-    place = given.pop("place", None)
-    phone = given.pop("phone", "")
     service = services.listing_create(
-        agency=request.agency,
-        place=services.ListingPlace(**place) if place else None,
-        phone=phone,
-        actor=request.user,
-        **_listing_input(given),
+        agency=request.agency, actor=request.user, **_listing_input(given)
     )
     return HttpStatus(201, directory_service(request, service.pk))
 

@@ -259,7 +259,10 @@ class ListingForm(forms.Form):
     """What the agency that runs a listing keeps up to date (services.listing_update).
 
     Built with `for_service` so the languages the listing already has are offered even when
-    they are not in the usual list."""
+    they are not in the usual list. A listing at several locations has no address fields: its
+    places come from the directory's import."""
+
+    PLACE = ("address_1", "address_2", "city", "state_province", "postal_code")
 
     name = forms.CharField(label="Name", max_length=300)
     alternate_name = forms.CharField(label="Other name", max_length=300, required=False)
@@ -341,6 +344,18 @@ class ListingForm(forms.Form):
         choices=[],  # set per listing in __init__
         widget=forms.CheckboxSelectMultiple,
     )
+    address_1 = forms.CharField(label="Street address", max_length=300, required=False)
+    address_2 = forms.CharField(label="Suite, unit", max_length=300, required=False)
+    city = forms.CharField(label="City", max_length=200, required=False)
+    state_province = forms.CharField(label="State", max_length=100, required=False)
+    postal_code = forms.CharField(
+        label="ZIP code",
+        max_length=10,
+        required=False,
+        help_text="Places the listing on the map, for searches by distance.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "postal-code"}),
+    )
+    phone = forms.CharField(label="Phone", max_length=50, required=False)
     application_process = forms.CharField(
         label="How to apply",
         required=False,
@@ -382,6 +397,12 @@ class ListingForm(forms.Form):
             if str(value).lower() in words
         }
         initial = {field: getattr(service, field) for field in LISTING_FIELDS}
+        places = [link.location for link in service.service_at_locations.all()]
+        addresses = [a for a in (places[0].addresses.all() if places else []) if a.address_1]
+        if addresses:
+            initial.update({field: getattr(addresses[0], field) for field in cls.PLACE})
+        phones = list(service.phones.all())
+        initial["phone"] = phones[0].number if phones else ""
         initial.update(
             needs=own[NEEDS],
             populations=own[POPULATIONS],
@@ -392,7 +413,11 @@ class ListingForm(forms.Form):
             ),
             languages=list(listed),
         )
-        return cls(data, initial=initial, listed_languages=listed)
+        form = cls(data, initial=initial, listed_languages=listed)
+        if len(places) > 1:
+            for field in cls.PLACE:
+                del form.fields[field]
+        return form
 
     def listing_arguments(self) -> dict:
         """The keyword arguments of services.listing_update (call after is_valid())."""
@@ -402,26 +427,21 @@ class ListingForm(forms.Form):
             "terms": {field: data[field] for field in LISTING_VOCABULARIES},
             "languages": data["languages"],
             "verified": data.get("verified", False),
+            "place": self._place(),
+            "phone": data["phone"],
         }
+
+    def _place(self) -> ListingPlace | None:
+        """The address typed, or None when the form has none or it was left empty."""
+        if "address_1" not in self.fields:
+            return None
+        place = {field: self.cleaned_data[field] for field in self.PLACE}
+        return ListingPlace(**place) if any(place.values()) else None
 
 
 class ListingCreateForm(ListingForm):
-    """A new listing of the agency: what ListingForm asks, and where it is and its phone (a new
-    listing is checked as it is written, so there is no "verified" box)."""
-
-    address_1 = forms.CharField(label="Street address", max_length=300, required=False)
-    address_2 = forms.CharField(label="Suite, unit", max_length=300, required=False)
-    city = forms.CharField(label="City", max_length=200, required=False)
-    state_province = forms.CharField(label="State", max_length=100, required=False)
-    postal_code = forms.CharField(
-        label="ZIP code",
-        max_length=10,
-        required=False,
-        help_text="Places the listing on the map, for searches by distance.",
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "postal-code"}),
-    )
-    phone = forms.CharField(label="Phone", max_length=50, required=False)
-    PLACE = ("address_1", "address_2", "city", "state_province", "postal_code")
+    """A new listing of the agency: what ListingForm asks, without the "verified" box (a new
+    listing is checked as it is written)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {"status": Status.ACTIVE})
@@ -432,7 +452,4 @@ class ListingCreateForm(ListingForm):
         """The keyword arguments of services.listing_create (call after is_valid())."""
         arguments = super().listing_arguments()
         del arguments["verified"]
-        place = {field: self.cleaned_data[field] for field in self.PLACE}
-        arguments["place"] = ListingPlace(**place) if any(place.values()) else None
-        arguments["phone"] = self.cleaned_data["phone"]
         return arguments

@@ -293,6 +293,38 @@ def _vocabulary_terms(terms: dict[str, list[str]]) -> dict[str, list[TaxonomyTer
     return chosen
 
 
+@dataclass(frozen=True, slots=True)
+class ListingPlace:
+    """Where a new listing is: a street address; its ZIP code's centroid places it on the map
+    (no geocoder), so searches by distance find it."""
+
+    address_1: str
+    city: str
+    state_province: str
+    postal_code: str
+    address_2: str = ""
+
+
+def _place_checked(place: ListingPlace):
+    """The place's ZIP centroid, once its parts are sound: DomainError with the field."""
+    for field, label in (
+        ("address_1", "Street address"),
+        ("city", "City"),
+        ("state_province", "State"),
+    ):
+        if not getattr(place, field).strip():
+            raise DomainError(f"{label}: needed for a place on the map.", field=field)
+    if not US_ZIP.match(place.postal_code.strip()):
+        raise DomainError("ZIP code: 5 digits (or ZIP+4), e.g. 62701.", field="postal_code")
+    point = postal_code_point(code=place.postal_code)
+    if point is None:
+        raise DomainError(
+            f"ZIP code: {place.postal_code.strip()} is not in the ZIP code table.",
+            field="postal_code",
+        )
+    return point
+
+
 @transaction.atomic
 def listing_update(
     *,
@@ -300,23 +332,30 @@ def listing_update(
     changes: dict,
     terms: dict[str, list[str]] | None = None,
     languages: list[str] | None = None,
+    place: ListingPlace | None = None,
+    phone: str | None = None,
     verified: bool = False,
     actor=None,
 ) -> Service:
     """Changes what a listing says: `changes` of LISTING_FIELDS; `terms` ({"needs": [codes],
     "populations": ..., "payment": ...}) become its terms of those of Referloop's vocabularies
     (the others, and imported taxonomies' terms, stay as they are); `languages` (ISO codes,
-    when given) become the languages it is offered in. `verified` also marks it checked today,
-    as whoever edits a listing has just read it whole.
+    when given) become the languages it is offered in; `place` becomes the address of its one
+    location (see _place_write); `phone` its phone number ("" removes it). `verified` also
+    marks it checked today, as whoever edits a listing has just read it whole.
 
     Keeps its search text and match keys in step. Raises DomainError (with the field) and
     changes nothing when a rule is broken: no name, an unknown status, gender or term, ages out
-    of order, a malformed language code."""
+    of order, a malformed language code, a ZIP code not in the table, a place for a listing at
+    several locations."""
     unknown = set(changes) - set(LISTING_FIELDS)
     if unknown:
         raise TypeError(f"listing_update cannot change {', '.join(sorted(unknown))}")
     languages = [code.strip().lower() for code in languages] if languages is not None else None
     _listing_checked(service, changes, languages)
+    if phone is not None and len(phone.strip()) > 50:
+        raise DomainError("Phone: at most 50 characters.", field="phone")
+    point = _place_checked(place) if place is not None else None
     chosen_terms = _vocabulary_terms(terms or {})
     now = timezone.now()
     for field, value in changes.items():
@@ -351,6 +390,10 @@ def listing_update(
                 if code not in present
             ]
         )
+    if place is not None:
+        _place_write(service, place, point)
+    if phone is not None:
+        _phone_write(service, phone.strip())
     search_text_refresh(service_ids=[service.pk])
     match_keys_refresh(service_ids=[service.pk])
     if verified:
@@ -382,36 +425,63 @@ def service_languages_set(*, service: Service, languages) -> None:
     match_keys_refresh(service_ids=[service.pk])
 
 
-@dataclass(frozen=True, slots=True)
-class ListingPlace:
-    """Where a new listing is: a street address; its ZIP code's centroid places it on the map
-    (no geocoder), so searches by distance find it."""
-
-    address_1: str
-    city: str
-    state_province: str
-    postal_code: str
-    address_2: str = ""
-
-
-def _place_checked(place: ListingPlace):
-    """The place's ZIP centroid, once its parts are sound: DomainError with the field."""
-    for field, label in (
-        ("address_1", "Street address"),
-        ("city", "City"),
-        ("state_province", "State"),
-    ):
-        if not getattr(place, field).strip():
-            raise DomainError(f"{label}: needed for a place on the map.", field=field)
-    if not US_ZIP.match(place.postal_code.strip()):
-        raise DomainError("ZIP code: 5 digits (or ZIP+4), e.g. 62701.", field="postal_code")
-    point = postal_code_point(code=place.postal_code)
-    if point is None:
+def _place_write(service: Service, place: ListingPlace, point) -> None:
+    """The service's one location gets `place` as its physical address; one is made (under the
+    service's organization) when it has none. The map point moves to the ZIP code's centroid
+    only when the ZIP code changes or there was none: a point imported from a geocoded source
+    is more precise than a centroid."""
+    links = list(ServiceAtLocation.objects.filter(service=service).select_related("location")[:2])
+    if len(links) > 1:
         raise DomainError(
-            f"ZIP code: {place.postal_code.strip()} is not in the ZIP code table.",
-            field="postal_code",
+            "Street address: this listing is at several locations; change them where the "
+            "directory is imported from.",
+            field="address_1",
         )
-    return point
+    parts = {
+        "address_1": place.address_1.strip(),
+        "address_2": place.address_2.strip(),
+        "city": place.city.strip(),
+        "state_province": place.state_province.strip(),
+        "postal_code": place.postal_code.strip(),
+    }
+    if not links:
+        location = Location.objects.create(
+            network_id=service.network_id,
+            organization_id=service.organization_id,
+            name=service.name,
+            latitude=point.latitude,
+            longitude=point.longitude,
+        )
+        ServiceAtLocation.objects.create(
+            network_id=service.network_id, service=service, location=location
+        )
+        Address.objects.create(network_id=service.network_id, location=location, **parts)
+        return
+    location = links[0].location
+    address = location.addresses.filter(address_type="physical").order_by("pk").first()
+    moved = address is None or address.postal_code.strip()[:5] != parts["postal_code"][:5]
+    if moved or location.latitude is None:
+        location.latitude, location.longitude = point.latitude, point.longitude
+        location.save(update_fields=["latitude", "longitude"])
+    if address is None:
+        Address.objects.create(network_id=service.network_id, location=location, **parts)
+    else:
+        for field, value in parts.items():
+            setattr(address, field, value)
+        address.save(update_fields=list(parts))
+
+
+def _phone_write(service: Service, number: str) -> None:
+    """The service's own first phone becomes `number`; "" removes it."""
+    phone = Phone.objects.filter(service=service).order_by("pk").first()
+    if not number:
+        if phone is not None:
+            phone.delete()
+    elif phone is None:
+        Phone.objects.create(network_id=service.network_id, service=service, number=number)
+    elif phone.number != number:
+        phone.number = number
+        phone.save(update_fields=["number"])
 
 
 @transaction.atomic
@@ -420,21 +490,18 @@ def listing_create(
     agency,
     changes: dict,
     place: ListingPlace | None = None,
-    phone: str = "",
+    phone: str | None = None,
     terms: dict[str, list[str]] | None = None,
     languages: list[str] | None = None,
     actor=None,
 ) -> Service:
     """A new listing in the agency's network directory, run by the agency: under the directory
-    organization linked to it (one named after the agency is made the first time), at `place`
-    when given, checked as of today. `changes`, `terms` and `languages` are as for
-    listing_update, whose rules it keeps. Raises DomainError (with the field) and makes nothing
-    when a rule is broken (what was written before the check is rolled back)."""
+    organization linked to it (one named after the agency is made the first time), checked as
+    of today. The rest is as for listing_update, whose rules it keeps. Raises DomainError (with
+    the field) and makes nothing when a rule is broken (what was written before the check is
+    rolled back)."""
     if not (changes.get("name") or "").strip():
         raise DomainError("Name: a listing needs a name.", field="name")
-    point = _place_checked(place) if place is not None else None
-    if len(phone.strip()) > 50:
-        raise DomainError("Phone: at most 50 characters.", field="phone")
     network_id = agency.network_id
     organization = (
         Organization.objects.filter(agency=agency, network_id=network_id).order_by("pk").first()
@@ -443,38 +510,18 @@ def listing_create(
         organization = Organization.objects.create(
             network_id=network_id, agency=agency, name=agency.name
         )
-    now = timezone.now()
-    service = Service(
+    service = Service.objects.create(
         network_id=network_id,
         organization=organization,
         agency=agency,
         name=changes["name"].strip(),
-        created_at=now,
+        created_at=timezone.now(),
     )
-    service.save()
-    if place is not None:
-        location = Location.objects.create(
-            network_id=network_id,
-            organization=organization,
-            name=service.name,
-            latitude=point.latitude,
-            longitude=point.longitude,
-        )
-        Address.objects.create(
-            network_id=network_id,
-            location=location,
-            address_1=place.address_1.strip(),
-            address_2=place.address_2.strip(),
-            city=place.city.strip(),
-            state_province=place.state_province.strip(),
-            postal_code=place.postal_code.strip(),
-        )
-        ServiceAtLocation.objects.create(network_id=network_id, service=service, location=location)
-    if phone.strip():
-        Phone.objects.create(network_id=network_id, service=service, number=phone.strip())
     return listing_update(
         service=service,
         changes=changes,
+        place=place,
+        phone=phone,
         terms=terms,
         languages=languages,
         verified=True,

@@ -476,3 +476,92 @@ def test_the_api_lists_a_new_program(cast, zip_62701):
     assert _create(cast.coordinator, cast.agency_a, {"needs": ["detox"]}).status_code == 422
     assert _create(cast.auditor, cast.agency_a, body).status_code == 403
     assert Service.objects.filter(name=body["name"]).count() == 1
+
+
+# --- where it is, and its phone ----------------------------------------------------------------
+
+
+@pytest.fixture
+def placed(cast, zip_62701):
+    """A listing at one geocoded location (100 Main St, 62701), with a phone."""
+    factories.postal_code("62702", 39.78, -89.66)
+    organization = factories.organization(network=cast.network, agency=cast.agency_a)
+    made = factories.service(organization=organization, name="Placed", at=(39.81234, -89.64321))
+    services.listing_update(service=made, changes={}, phone="217-555-0100")
+    return made
+
+
+def _where(service) -> tuple:
+    location = Location.objects.get(service_at_locations__service=service)
+    address = location.addresses.get()
+    return (address.address_1, address.postal_code, location.latitude, location.longitude)
+
+
+def test_a_new_street_keeps_the_precise_point_and_a_new_zip_moves_it(placed):
+    services.listing_update(service=placed, changes={}, place=_place(address_1="200 Main St"))
+    assert _where(placed) == ("200 Main St", "62701", 39.81234, -89.64321)
+    services.listing_update(
+        service=placed, changes={}, place=_place(address_1="9 New Rd", postal_code="62702")
+    )
+    assert _where(placed) == ("9 New Rd", "62702", 39.78, -89.66)
+    assert Location.objects.filter(service_at_locations__service=placed).count() == 1
+
+
+def test_a_phone_is_set_changed_and_removed(placed):
+    assert list(placed.phones.values_list("number", flat=True)) == ["217-555-0100"]
+    services.listing_update(service=placed, changes={}, phone="217-555-0199")
+    assert list(placed.phones.values_list("number", flat=True)) == ["217-555-0199"]
+    services.listing_update(service=placed, changes={}, phone="")
+    assert not placed.phones.exists()
+
+
+def test_the_edit_page_edits_the_address_of_a_listing_at_one_place(cast, placed):
+    client = client_for(cast.coordinator)
+    page = client.get(f"/services/{placed.pk}/edit/").content.decode()
+    assert 'value="100 Main St"' in page and 'value="217-555-0100"' in page
+    response = client.post(
+        f"/services/{placed.pk}/edit/",
+        {
+            "name": "Placed",
+            "status": "active",
+            "address_1": "100 Main St",
+            "city": "Springfield",
+            "state_province": "IL",
+            "postal_code": "62702",
+            "phone": "217-555-0123",
+        },
+    )
+    assert response.status_code == 302
+    assert _where(placed)[1:] == ("62702", 39.78, -89.66)
+    assert placed.phones.get().number == "217-555-0123"
+
+
+def test_a_listing_at_several_places_keeps_its_addresses(cast, placed):
+    second = factories.location(organization=placed.organization, latitude=39.7, longitude=-89.7)
+    placed.service_at_locations.create(network=cast.network, location=second)
+    page = client_for(cast.coordinator).get(f"/services/{placed.pk}/edit/").content.decode()
+    assert 'name="address_1"' not in page and "is at several locations" in page
+    with pytest.raises(DomainError) as refused:
+        services.listing_update(service=placed, changes={"alert": "x"}, place=_place())
+    assert refused.value.field == "address_1"
+    placed.refresh_from_db()
+    assert placed.alert == ""
+
+
+def test_the_api_moves_a_listing_and_changes_its_phone(cast, placed):
+    place = {"address_1": "9 New Rd", "city": "Springfield", "state_province": "IL"}
+    response = _patch(
+        cast.coordinator,
+        cast.agency_a,
+        placed,
+        {"place": {**place, "postal_code": "62702"}, "phone": "217-555-0142"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["locations"][0]["latitude"] == 39.78
+    assert body["phones"][0]["number"] == "217-555-0142"
+    refused = _patch(
+        cast.coordinator, cast.agency_a, placed, {"place": {**place, "postal_code": "99999"}}
+    )
+    assert (refused.status_code, refused.json()["field"]) == (400, "postal_code")
+    assert _where(placed)[0] == "9 New Rd"
