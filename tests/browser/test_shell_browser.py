@@ -84,3 +84,18 @@ def test_usable_on_a_phone(page: Page, live_server, browser_cast):
     page.locator("details.dropdown > summary").click()  # the account menu
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def test_question_mark_lists_the_keyboard_shortcuts(page: Page, live_server, browser_cast):
+    sign_in(page, live_server.url, browser_cast.coordinator.email)
+    expect(page.get_by_role("heading", name="Worklist", level=1)).to_be_visible()
+    page.keyboard.press("?")
+    shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(shortcuts).to_be_visible()
+    expect(shortcuts).to_contain_text("Edit (a client, a listing)")
+    page.keyboard.press("Escape")
+    expect(shortcuts).to_be_hidden()
+    page.get_by_role("button", name="Keyboard shortcuts (?)").click()  # for those without "?"
+    expect(shortcuts).to_be_visible()
+    shortcuts.get_by_role("button", name="Close").click()
+    expect(shortcuts).to_be_hidden()

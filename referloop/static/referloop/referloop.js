@@ -11,6 +11,9 @@
     // Forms with errors: move focus to the summary so screen readers and keyboards land there.
     var summary = document.querySelector("[data-error-summary]");
     if (summary) { summary.focus(); }
+    document.querySelectorAll("[data-shortcuts-open]").forEach(function (button) {
+      button.addEventListener("click", openShortcuts);
+    });
     // Copy buttons (tracking IDs people read out or paste into e-mails).
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.addEventListener("click", function () {
@@ -28,7 +31,11 @@
     return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
   }
 
-  // Keyboard: "/" focuses search, "l" logs, "e" edits; on lists j/k move the selection and
+  function openShortcuts() {
+    var dialog = document.getElementById("shortcuts");
+    if (dialog && !dialog.open) { dialog.showModal(); }
+  }
+  // Keyboard: "?" lists the shortcuts; "/" focuses search, "l" logs, "e" edits; on lists j/k move the selection and
   // Enter opens its action.
   var selected = -1;
   document.addEventListener("keydown", function (event) {
@@ -44,6 +51,11 @@
         event.preventDefault();
         logForm.closest("form").querySelector("select, textarea, input:not([type=hidden])").focus();
       }
+      return;
+    }
+    if (event.key === "?") {
+      openShortcuts();
+      event.preventDefault();
       return;
     }
     if (event.key === "e") {  // "edit": open the page's edit form (a client, a listing)
