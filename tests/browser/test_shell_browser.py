@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD
+from tests.referrals import factories as referral_factories
 
 pytestmark = pytest.mark.browser
 
@@ -99,3 +100,12 @@ def test_question_mark_lists_the_keyboard_shortcuts(page: Page, live_server, bro
     expect(shortcuts).to_be_visible()
     shortcuts.get_by_role("button", name="Close").click()
     expect(shortcuts).to_be_hidden()
+
+
+def test_e_opens_the_edit_form_of_the_page(page: Page, live_server, browser_cast):
+    person = referral_factories.client(agency=browser_cast.agency_a)
+    sign_in(page, live_server.url, browser_cast.coordinator.email)
+    expect(page.get_by_role("heading", name="Worklist", level=1)).to_be_visible()
+    page.goto(f"{live_server.url}/clients/{person.pk}/")
+    page.keyboard.press("e")
+    expect(page.get_by_role("heading", name="Edit Dana Rivers")).to_be_visible()
