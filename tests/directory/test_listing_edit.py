@@ -164,6 +164,10 @@ def test_the_edit_page_starts_from_what_the_listing_says(cast, harbor):
     assert re.search(r'<input [^>]*name="verified"[^>]*checked', page)
     detail = client_for(cast.coordinator).get(f"/services/{harbor.pk}/").content.decode()
     assert f'href="/services/{harbor.pk}/edit/" data-shortcut="e">Edit listing' in detail
+    assert "came from a directory import" not in page
+    Service.objects.filter(pk=harbor.pk).update(source_id="svc-1")
+    imported = client_for(cast.coordinator).get(f"/services/{harbor.pk}/edit/").content.decode()
+    assert "importing that directory again puts back what it says" in imported
 
 
 def test_saving_the_edit_page_updates_and_verifies_the_listing(cast, harbor):
