@@ -1,5 +1,5 @@
 """Directory forms: the search (a GET form, shared by the staff and the public directory), the
-capacity update on a service page, and the listing's own edit page.
+capacity update on a service page, and a listing's edit and new-listing pages.
 
 Every error names the field it is about, so it reads right both next to the field and in a list
 at the top of the page. NUL bytes are refused by every text field (Django's CharField does that).
@@ -398,7 +398,11 @@ class ListingForm(forms.Form):
         }
         initial = {field: getattr(service, field) for field in LISTING_FIELDS}
         places = [link.location for link in service.service_at_locations.all()]
-        addresses = [a for a in (places[0].addresses.all() if places else []) if a.address_1]
+        addresses = [
+            address
+            for address in (places[0].addresses.all() if places else [])
+            if address.address_type == "physical"  # the one services.listing_update edits
+        ]
         if addresses:
             initial.update({field: getattr(addresses[0], field) for field in cls.PLACE})
         phones = list(service.phones.all())

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.directory.models import (
     Address,
@@ -337,17 +338,68 @@ def listing_update(
     verified: bool = False,
     actor=None,
 ) -> Service:
-    """Changes what a listing says: `changes` of LISTING_FIELDS; `terms` ({"needs": [codes],
+    """Changes what a listing says (see _listing_write), with an audit row naming what changed."""
+    changed = _listing_write(
+        service=service,
+        changes=changes,
+        terms=terms,
+        languages=languages,
+        place=place,
+        phone=phone,
+        verified=verified,
+        actor=actor,
+    )
+    _listing_audited(
+        "listing_update",
+        service,
+        actor=actor,
+        fields=changed,
+        parts=_parts_given(terms, languages, place, phone),
+        verified=verified,
+    )
+    return service
+
+
+def _parts_given(terms, languages, place, phone) -> list[str]:
+    given = {"terms": terms, "languages": languages, "place": place, "phone": phone}
+    return [part for part, value in given.items() if value is not None]
+
+
+def _listing_audited(action: str, service, *, actor, fields, parts, verified: bool) -> None:
+    """Who edited a listing: the fields whose value changed and the parts set (by their names;
+    the listing shows the values)."""
+    audit_record(
+        action=action,
+        user=actor,
+        agency=service.agency,
+        obj=service,
+        detail={"fields": sorted(fields), "parts": parts, "verified": verified},
+    )
+
+
+def _listing_write(
+    *,
+    service: Service,
+    changes: dict,
+    terms: dict[str, list[str]] | None,
+    languages: list[str] | None,
+    place: ListingPlace | None,
+    phone: str | None,
+    verified: bool,
+    actor,
+) -> list[str]:
+    """Changes what a listing says, and returns the names of the LISTING_FIELDS whose value
+    changed: `changes` of LISTING_FIELDS; `terms` ({"needs": [codes],
     "populations": ..., "payment": ...}) become its terms of those of Referloop's vocabularies
     (the others, and imported taxonomies' terms, stay as they are); `languages` (ISO codes,
     when given) become the languages it is offered in; `place` becomes the address of its one
     location (see _place_write); `phone` its phone number ("" removes it). `verified` also
     marks it checked today, as whoever edits a listing has just read it whole.
 
-    Keeps its search text and match keys in step. Raises DomainError (with the field) and
-    changes nothing when a rule is broken: no name, an unknown status, gender or term, ages out
-    of order, a malformed language code, a ZIP code not in the table, a place for a listing at
-    several locations."""
+    Keeps its search text and match keys in step. Raises DomainError (with the field) when a
+    rule is broken — no name, an unknown status, gender or term, ages out of order, a malformed
+    language code, a ZIP code not in the table, a place for a listing at several locations —
+    and the caller's transaction undoes whatever was written."""
     unknown = set(changes) - set(LISTING_FIELDS)
     if unknown:
         raise TypeError(f"listing_update cannot change {', '.join(sorted(unknown))}")
@@ -358,8 +410,12 @@ def listing_update(
     point = _place_checked(place) if place is not None else None
     chosen_terms = _vocabulary_terms(terms or {})
     now = timezone.now()
+    changed = []
     for field, value in changes.items():
-        setattr(service, field, value.strip() if isinstance(value, str) else value)
+        value = value.strip() if isinstance(value, str) else value
+        if getattr(service, field) != value:
+            changed.append(field)
+        setattr(service, field, value)
     service.updated_at = now
     service.save(update_fields=[*changes, "updated_at"])
     for field, vocabulary_terms in chosen_terms.items():
@@ -399,7 +455,7 @@ def listing_update(
     if verified:
         listing_verify(service=service, actor=actor)
     service.refresh_from_db()
-    return service
+    return changed
 
 
 def service_terms_set(*, service: Service, terms) -> None:
@@ -517,7 +573,7 @@ def listing_create(
         name=changes["name"].strip(),
         created_at=timezone.now(),
     )
-    return listing_update(
+    _listing_write(
         service=service,
         changes=changes,
         place=place,
@@ -527,3 +583,12 @@ def listing_create(
         verified=True,
         actor=actor,
     )
+    _listing_audited(
+        "listing_create",
+        service,
+        actor=actor,
+        fields=list(changes),
+        parts=_parts_given(terms, languages, place, phone),
+        verified=True,
+    )
+    return service

@@ -75,6 +75,14 @@ def test_an_edit_changes_the_listing_and_what_search_finds(cast, harbor):
         ["female"],
     )
     assert harbor.last_verified_at is None  # not asked to verify
+    audited = AuditEvent.objects.get(action="listing_update", object_id=str(harbor.pk))
+    assert (audited.user, audited.agency) == (cast.coordinator, cast.agency_a)
+    assert audited.detail == {
+        # "name" changed (trimmed), "alert" and the rest were new; "languages" and "terms" set.
+        "fields": ["alert", "court_ordered_accepted", "genders_served", "maximum_age", "name"],
+        "parts": ["terms", "languages"],
+        "verified": False,
+    }
     assert {code for _, code in _terms(harbor)} == {"sober-living", "peer-support", "veterans"}
     assert sorted(harbor.languages.values_list("code", flat=True)) == ["en", "es"]
 
@@ -370,6 +378,15 @@ def test_a_new_listing_is_the_agencys_on_the_map_and_checked(cast, zip_62701):
     assert location.addresses.get().address_1 == "12 Elm St"
     assert made.phones.get().number == "217-555-0100"
     assert _names(cast.network, postal_code="62701", need="sober-living") == [made.name]
+
+    audited = AuditEvent.objects.get(action="listing_create", object_id=str(made.pk))
+    assert audited.user == cast.coordinator
+    assert audited.detail == {
+        "fields": ["genders_served", "name"],
+        "parts": ["terms", "languages", "place", "phone"],
+        "verified": True,
+    }
+    assert not AuditEvent.objects.filter(action="listing_update").exists()
 
     second = services.listing_create(agency=cast.agency_a, changes={"name": "Alpha Outpatient"})
     assert second.organization == made.organization
