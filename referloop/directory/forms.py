@@ -37,6 +37,17 @@ def _number(label: str, low: float, high: float) -> dict[str, str]:
     return {"invalid": message, "min_value": message, "max_value": message}
 
 
+def _age_field(label: str) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        required=False,
+        min_value=0,
+        max_value=120,
+        error_messages=_whole_number(label, 0, 120),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+
 LANGUAGE_CHOICES = [
     ("", "Any language"),
     *sorted(LANGUAGE_NAMES.items(), key=lambda item: (item[0] != "en", item[1])),
@@ -64,14 +75,7 @@ class DirectorySearchForm(forms.Form):
         choices=_vocabulary_choices(NEEDS, "Any need"),
         error_messages={"invalid_choice": "Need: choose one from the list."},
     )
-    age = forms.IntegerField(
-        label="Age",
-        required=False,
-        min_value=0,
-        max_value=120,
-        error_messages=_whole_number("Age", 0, 120),
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-    )
+    age = _age_field("Age")
     gender = forms.ChoiceField(
         label="Gender",
         required=False,
@@ -299,22 +303,8 @@ class ListingForm(forms.Form):
         choices=VOCABULARIES[PAYMENT][1],
         widget=forms.CheckboxSelectMultiple,
     )
-    minimum_age = forms.IntegerField(
-        label="Minimum age",
-        required=False,
-        min_value=0,
-        max_value=120,
-        error_messages=_whole_number("Minimum age", 0, 120),
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-    )
-    maximum_age = forms.IntegerField(
-        label="Maximum age",
-        required=False,
-        min_value=0,
-        max_value=120,
-        error_messages=_whole_number("Maximum age", 0, 120),
-        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
-    )
+    minimum_age = _age_field("Minimum age")
+    maximum_age = _age_field("Maximum age")
     genders_served = forms.MultipleChoiceField(
         label="Gender-specific program for",
         required=False,

@@ -128,21 +128,15 @@ def capacity_update(request, pk: int):
 @require_http_methods(["GET", "HEAD", "POST"])
 def listing_create(request):
     """A new listing of the agency in its network's directory, for every member to refer to."""
+
+    def save(form):
+        service = services.listing_create(
+            agency=request.agency, actor=request.user, **form.listing_arguments()
+        )
+        return service, f"“{service.name}” is listed in the network's directory."
+
     form = ListingCreateForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            service = services.listing_create(
-                agency=request.agency, actor=request.user, **form.listing_arguments()
-            )
-        except DomainError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
-            messages.success(request, f"“{service.name}” is listed in the network's directory.")
-            return redirect("directory:service_detail", pk=service.pk)
-    status = 400 if form.errors else 200
-    return render(
-        request, "directory/listing_form.html", {"form": form, "creating": True}, status=status
-    )
+    return _listing_page(request, form, save=save, context={"creating": True})
 
 
 @agency_member_required(Perm.WRITE)
@@ -155,20 +149,30 @@ def listing_edit(request, pk: int):
     ):
         return render(request, "403.html", status=403)
     detail = selectors.service_detail(pk=service.pk)
+
+    def save(form):
+        services.listing_update(service=detail, actor=request.user, **form.listing_arguments())
+        verified = " and verified as of today" if form.cleaned_data["verified"] else ""
+        return detail, f"“{detail.name}” is saved{verified}."
+
     form = ListingForm.for_service(detail, data=request.POST if request.method == "POST" else None)
+    return _listing_page(request, form, save=save, context={"service": detail})
+
+
+def _listing_page(request, form, *, save, context: dict):
+    """The edit and new-listing pages: a valid POST is saved by `save(form)` — which returns the
+    listing and what to tell the user — then shows the listing; a refusal lands next to its
+    field. Else the form, 400 with its errors."""
     if request.method == "POST" and form.is_valid():
         try:
-            services.listing_update(service=detail, actor=request.user, **form.listing_arguments())
+            service, message = save(form)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            verified = " and verified as of today" if form.cleaned_data["verified"] else ""
-            messages.success(request, f"“{detail.name}” is saved{verified}.")
+            messages.success(request, message)
             return redirect("directory:service_detail", pk=service.pk)
     status = 400 if form.errors else 200
-    return render(
-        request, "directory/listing_form.html", {"service": detail, "form": form}, status=status
-    )
+    return render(request, "directory/listing_form.html", {"form": form, **context}, status=status)
 
 
 @agency_member_required(Perm.WRITE)
