@@ -108,6 +108,16 @@ class CapacityHistory:
     before: CapacityReading | None
     readings: list[CapacityReading]
 
+    TABLE_ROWS = 60  # a page lists the newest updates; the chart draws them all
+
+    @property
+    def newest_first(self) -> list[CapacityReading]:
+        return self.readings[::-1][: self.TABLE_ROWS]
+
+    @property
+    def not_listed(self) -> int:
+        return max(0, len(self.readings) - self.TABLE_ROWS)
+
 
 @dataclass(frozen=True, slots=True)
 class CapacitySpan:

@@ -2,6 +2,7 @@
 chart drawn from them, the service page's charts and table, and the API route."""
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -182,6 +183,18 @@ def test_the_page_makes_as_many_queries_for_many_updates_as_for_one(cast, harbor
         page = client.get(f"/services/{harbor.pk}/").content.decode()
     assert "29 updates of the beds count" in page and "1 update of the slots count" in page
     assert len(many) == len(one)
+
+
+def test_the_table_lists_the_newest_updates_and_the_chart_draws_them_all(cast, harbor):
+    now = timezone.now()
+    _counts(harbor, *((hour / 24, hour % 5) for hour in range(1, 71)), now=now)
+    page = client_for(cast.coordinator).get(f"/services/{harbor.pk}/").content.decode()
+    assert "70 updates of the beds count" in page
+    assert page.count("<tr><td><time") == 60
+    assert "And 10 earlier updates in the chart." in page
+    span = selectors.capacity_history(capacities=harbor.capacities.all(), days=90, now=now)
+    line = re.search(r'd="([^"]*)" class="chart-line"', capacity_chart(span.units[0], span))
+    assert line.group(1).count(" V") == 69  # a step per change after the first
 
 
 def test_an_update_in_place_shows_in_the_history_at_once(cast, harbor):
