@@ -260,3 +260,18 @@ def test_the_api_history_is_the_networks_only_and_checks_its_span(cast, harbor):
     # Another agency of the same network sees the shared directory's history.
     raw_b = api_token_create(user=cast.admin_b, agency=cast.agency_b)[1]
     assert _history(raw_b, harbor).json()["units"][0]["available"] == 4
+
+
+def test_the_api_history_makes_as_many_queries_for_many_updates_as_for_one(cast, harbor):
+    raw = api_token_create(user=cast.coordinator, agency=cast.agency_a)[1]
+    now = timezone.now()
+    _counts(harbor, (40, 1), now=now)
+    _history(raw, harbor)  # warm-up
+    with CaptureQueriesContext(connection) as one:
+        _history(raw, harbor)
+    _counts(harbor, *((day, day % 5) for day in range(1, 31)), now=now)
+    _counts(harbor, (2, 1), unit="slots", now=now)
+    with CaptureQueriesContext(connection) as many:
+        body = _history(raw, harbor).json()
+    assert [len(unit["readings"]) for unit in body["units"]] == [31, 1]
+    assert len(many) == len(one)
