@@ -1001,17 +1001,24 @@ def _singular(unit: str, count: int) -> str:
     return unit[:-1] if count == 1 and unit.endswith("s") else unit
 
 
-def _gender_reason(service: Service, gender: str, outcome: int, reasons) -> None:
-    served = [str(value).strip().lower() for value in service.genders_served or [] if value]
-    if not served:
-        reasons.notes.append("gender not considered: the program is open to all genders")
-        return
+def gender_groups(genders_served) -> list[str]:
+    """Whom a gender-specific program serves, as people say it ("men", "women"): the codes and
+    the words imported listings use ("Male", "girls") alike, each group once."""
     groups = []
-    for value in served:
+    for value in filter(None, genders_served or []):
+        value = str(value).strip().lower()
         key = next((name for name, words in GENDERS.items() if value in words), None)
         group = _GENDER_GROUP.get(key, value) if key else value
-        if group not in groups:
+        if group and group not in groups:
             groups.append(group)
+    return groups
+
+
+def _gender_reason(service: Service, gender: str, outcome: int, reasons) -> None:
+    groups = gender_groups(service.genders_served)
+    if not groups:
+        reasons.notes.append("gender not considered: the program is open to all genders")
+        return
     if outcome == FITS:
         single = len(groups) == 1 and gender in _GENDER_PROGRAM
         reasons.matched.append(

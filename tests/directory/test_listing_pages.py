@@ -78,3 +78,16 @@ def test_public_service_page_has_no_staff_actions_and_hides_defunct_services(cli
     listing.status = "defunct"
     listing.save()
     assert client.get(f"/directory/services/{listing.hsds_id}/").status_code == 404
+
+
+def test_a_gender_specific_program_says_whom_it_serves_in_words(cast):
+    listing = _listing(cast, verified_days_ago=10)
+    client = client_for(cast.coordinator)
+    for served, words in (
+        (["male"], "Men"),
+        (["Women", "girls", "nonbinary"], "Women and non-binary people"),
+    ):
+        listing.genders_served = served
+        listing.save(update_fields=["genders_served"])
+        page = client.get(f"/services/{listing.pk}/").content.decode()
+        assert f"<dt>Gender-specific program</dt><dd>{words}</dd>" in page

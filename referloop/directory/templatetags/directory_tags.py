@@ -8,6 +8,7 @@ from django.utils.timesince import timesince
 from referloop.core.charts import step_chart
 from referloop.core.policy import AgencyPolicy
 from referloop.core.templatetags.time_tags import readable
+from referloop.directory.search import gender_groups
 from referloop.directory.selectors import capacity_is_stale
 
 register = template.Library()
@@ -44,6 +45,13 @@ def weekdays(byday: str) -> str:
         if positions == list(range(positions[0], positions[0] + len(positions))):
             return f"{_DAY_NAMES[codes[0]]}–{_DAY_NAMES[codes[-1]]}"
     return ", ".join(_DAY_NAMES.get(code, code) for code in codes)
+
+
+@register.filter
+def served_groups(genders_served) -> str:
+    """A gender-specific program's people, as a phrase: "Men", "Women and non-binary people"."""
+    phrase = " and ".join(gender_groups(genders_served))
+    return phrase[:1].upper() + phrase[1:]
 
 
 @register.simple_tag(takes_context=True)
