@@ -60,6 +60,11 @@ class ProgramSpec:
     court_ordered: bool | None = None
     description: str = ""
 
+    @property
+    def around_the_clock(self) -> bool:
+        """Residential programs (counted in beds) and crisis services never close."""
+        return self.unit == "beds" or "crisis" in self.needs
+
 
 # Programs of the five core agencies (slug -> programs).
 AGENCY_PROGRAMS = {
@@ -533,9 +538,10 @@ class DirectoryBuilder:
                 network=self.network,
                 service=service,
                 freq="WEEKLY",
-                byday="MO,TU,WE,TH,FR",
-                opens_at=time(8, 30),
-                closes_at=time(17, 0),
+                # HSDS writes round-the-clock hours as 00:00–23:59.
+                byday="MO,TU,WE,TH,FR,SA,SU" if spec.around_the_clock else "MO,TU,WE,TH,FR",
+                opens_at=time(0, 0) if spec.around_the_clock else time(8, 30),
+                closes_at=time(23, 59) if spec.around_the_clock else time(17, 0),
             )
         )
         spoken = ["es"] if self.rng.random() < 0.3 else []

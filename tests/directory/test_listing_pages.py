@@ -1,11 +1,16 @@
 """Service pages: freshness of a listing, the verify action, and the public page's limits."""
 
-from datetime import timedelta
+import random
+from datetime import time, timedelta
 
 import time_machine
 from django.utils import timezone
+from faker import Faker
 
 from referloop.core.models import AuditEvent
+from referloop.demo.directory import directory_build
+from referloop.directory.models import Schedule, Service
+from referloop.directory.templatetags.directory_tags import opening_hours
 from tests.conftest import client_for
 from tests.directory import factories
 
@@ -91,3 +96,42 @@ def test_a_gender_specific_program_says_whom_it_serves_in_words(cast):
         listing.save(update_fields=["genders_served"])
         page = client.get(f"/services/{listing.pk}/").content.decode()
         assert f"<dt>Gender-specific program</dt><dd>{words}</dd>" in page
+
+
+def test_opening_hours_read_as_people_say_them():
+    def hours(byday="", opens=None, closes=None, description=""):
+        return opening_hours(
+            Schedule(byday=byday, opens_at=opens, closes_at=closes, description=description)
+        )
+
+    assert hours("MO,TU,WE,TH,FR", time(8, 30), time(17)) == "Mon–Fri 8:30 AM–5:00 PM"
+    assert hours("SU,MO,TU,WE,TH,FR,SA", time(0), time(23, 59)) == "every day, 24 hours"
+    assert hours("", time(0), time(0)) == "24 hours"
+    assert hours("MO,WE", time(13)) == "Mon, Wed from 1:00 PM"
+    assert hours("SA", description="by appointment") == "Sat by appointment"
+    assert hours() == ""
+
+
+def test_the_demo_keeps_residential_and_crisis_programs_open_round_the_clock(cast):
+    directory_build(
+        network=cast.network,
+        agencies=[],
+        services_target=40,
+        fake=Faker(),
+        rng=random.Random(3),  # noqa: S311 (demo data)
+    )
+    services = Service.objects.filter(network=cast.network).prefetch_related(
+        "schedules", "capacities", "terms"
+    )
+    by_kind = {}
+    for service in services:
+        never_closes = any(capacity.unit == "beds" for capacity in service.capacities.all()) or any(
+            term.code == "crisis" for term in service.terms.all()
+        )
+        by_kind.setdefault(never_closes, set()).update(
+            opening_hours(schedule) for schedule in service.schedules.all()
+        )
+    assert by_kind == {True: {"every day, 24 hours"}, False: {"Mon–Fri 8:30 AM–5:00 PM"}}
+    residence = services.filter(capacities__unit="beds").first()
+    page = client_for(cast.coordinator).get(f"/services/{residence.pk}/").content.decode()
+    assert "<li>Open every day, 24 hours</li>" in page

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django import template
 from django.utils import timezone
@@ -35,16 +35,39 @@ _DAY_NAMES = {
 }
 
 
-@register.filter
-def weekdays(byday: str) -> str:
-    """RFC 5545 BYDAY ("MO,TU,WE,TH,FR") as people write it ("Mon–Fri")."""
+def _days(byday: str) -> str:
+    """RFC 5545 BYDAY ("MO,TU,WE,TH,FR") as people write it ("Mon–Fri", "every day")."""
     codes = [code.strip().upper()[-2:] for code in byday.split(",") if code.strip()]
     order = list(_DAY_NAMES)
+    if set(codes) == set(order):
+        return "every day"
     if len(codes) > 2 and all(code in order for code in codes):
         positions = [order.index(code) for code in codes]
         if positions == list(range(positions[0], positions[0] + len(positions))):
             return f"{_DAY_NAMES[codes[0]]}–{_DAY_NAMES[codes[-1]]}"
     return ", ".join(_DAY_NAMES.get(code, code) for code in codes)
+
+
+def _clock(value: time) -> str:
+    return f"{value.hour % 12 or 12}:{value:%M %p}"
+
+
+@register.filter
+def opening_hours(schedule) -> str:
+    """A schedule as people say it: "Mon–Fri 8:30 AM–5:00 PM", "every day, 24 hours" (HSDS
+    writes round-the-clock as opening at 00:00 and closing at 23:59, or at 00:00 again)."""
+    days = _days(schedule.byday) if schedule.byday else ""
+    opens, closes = schedule.opens_at, schedule.closes_at
+    if opens == time(0, 0) and closes in (time(23, 59), time(0, 0)):
+        hours = "24 hours"
+        days = f"{days}," if days else days
+    elif opens and closes:
+        hours = f"{_clock(opens)}–{_clock(closes)}"
+    elif opens:
+        hours = f"from {_clock(opens)}"
+    else:
+        hours = ""
+    return " ".join(part for part in (days, hours, schedule.description) if part)
 
 
 @register.filter
