@@ -345,7 +345,13 @@ class ListingForm(forms.Form):
         help_text="Places the listing on the map, for searches by distance.",
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "postal-code"}),
     )
-    phone = forms.CharField(label="Phone", max_length=50, required=False)
+    phone = forms.CharField(
+        label="Phone",
+        max_length=50,
+        required=False,
+        help_text="The program's own line; the organization's main number is listed beside it.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
     application_process = forms.CharField(
         label="How to apply",
         required=False,
