@@ -10,11 +10,14 @@ denormalized columns right (Service.agency/network from its organization, search
 match_keys, has_capacity), the way the directory services and the importer do.
 """
 
+import random
 from datetime import datetime
 
 from django.utils import timezone
+from faker import Faker
 
 from referloop.core.models import Agency, Network
+from referloop.demo.directory import directory_build
 from referloop.directory import services as directory_services
 from referloop.directory.models import (
     Address,
@@ -174,3 +177,14 @@ def postal_code(code: str, latitude: float, longitude: float, **fields) -> Posta
         defaults={"latitude": latitude, "longitude": longitude, **fields},
     )
     return row
+
+
+def demo_directory(*, network: Network, services: int, seed: int) -> None:
+    """The demo's generated listings (no agency programs) in `network`, the same for a seed."""
+    directory_build(
+        network=network,
+        agencies=[],
+        services_target=services,
+        fake=Faker(),
+        rng=random.Random(seed),  # noqa: S311 (demo data)
+    )

@@ -1,7 +1,6 @@
 """Capacity over time: the readings of a span (with the count in force when it began), the step
 chart drawn from them, the service page's charts and table, and the API route."""
 
-import random
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -9,11 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from faker import Faker
 
 from referloop.core.charts import step_chart
 from referloop.core.services import api_token_create
-from referloop.demo.directory import directory_build
 from referloop.directory import selectors
 from referloop.directory.models import ServiceCapacity
 from referloop.directory.templatetags.directory_tags import capacity_chart
@@ -79,13 +76,7 @@ def test_a_span_has_its_readings_and_the_count_in_force_when_it_began(cast, harb
 
 
 def test_the_demo_history_ends_with_the_count_shown_now(cast):
-    directory_build(
-        network=cast.network,
-        agencies=[],
-        services_target=40,
-        fake=Faker(),
-        rng=random.Random(2),  # noqa: S311 (demo data)
-    )
+    factories.demo_directory(network=cast.network, services=40, seed=2)
     capacities = ServiceCapacity.objects.filter(network=cast.network)
     assert capacities.exists()
     span = selectors.capacity_history(capacities=capacities, days=90)

@@ -1,14 +1,11 @@
 """Service pages: freshness of a listing, the verify action, and the public page's limits."""
 
-import random
 from datetime import time, timedelta
 
 import time_machine
 from django.utils import timezone
-from faker import Faker
 
 from referloop.core.models import AuditEvent
-from referloop.demo.directory import directory_build
 from referloop.directory.models import Schedule, Service
 from referloop.directory.templatetags.directory_tags import opening_hours
 from tests.conftest import client_for
@@ -113,13 +110,7 @@ def test_opening_hours_read_as_people_say_them():
 
 
 def test_the_demo_keeps_residential_and_crisis_programs_open_round_the_clock(cast):
-    directory_build(
-        network=cast.network,
-        agencies=[],
-        services_target=40,
-        fake=Faker(),
-        rng=random.Random(3),  # noqa: S311 (demo data)
-    )
+    factories.demo_directory(network=cast.network, services=40, seed=3)
     services = Service.objects.filter(network=cast.network).prefetch_related(
         "schedules", "capacities", "terms"
     )

@@ -3,12 +3,9 @@ right by every path that writes services — the directory services, the HSDS im
 later imports), the demo generator and the migration that fills existing rows."""
 
 import importlib
-import random
 
 from django.apps import apps
-from faker import Faker
 
-from referloop.demo.directory import directory_build
 from referloop.directory import services as directory_services
 from referloop.directory.models import Language, Service, ServiceAttribute, TaxonomyTerm
 from referloop.directory.services import MATCHED_VOCABULARIES, match_keys_compose
@@ -100,13 +97,7 @@ def test_an_import_writes_the_keys_of_new_services_and_refreshes_changed_ones(db
 
 
 def test_the_demo_directory_has_its_keys(cast):
-    directory_build(
-        network=cast.network,
-        agencies=[],
-        services_target=60,
-        fake=Faker(),
-        rng=random.Random(1),  # noqa: S311 (demo data)
-    )
+    factories.demo_directory(network=cast.network, services=60, seed=1)
     services = Service.objects.filter(network=cast.network)
     assert services.count() >= 60
     assert services.filter(match_keys__contains=" lang:es ").exists()
