@@ -334,8 +334,6 @@ class Location(HsdsRecord):
                 name="location_longitude_range",
             ),
         ]
-        # The bounding-box prefilter of distance search.
-        indexes = [models.Index(fields=["latitude", "longitude"], name="location_lat_lon")]
 
     def __str__(self):
         return self.name or f"Location {self.hsds_id}"
@@ -373,6 +371,11 @@ class ServiceAtLocation(HsdsRecord):
         Location, on_delete=models.CASCADE, related_name="service_at_locations"
     )
     description = models.TextField(blank=True)
+    # The location's point, copied here by the database (triggers of migration 0008, on every
+    # write of either table) so a search by distance reads one table rather than two: a third
+    # to a half off searches near a ZIP code over the large demo. Never written by the app.
+    latitude = models.FloatField(null=True, blank=True, editable=False)
+    longitude = models.FloatField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [
@@ -380,6 +383,12 @@ class ServiceAtLocation(HsdsRecord):
             models.UniqueConstraint(
                 fields=["service", "location"], name="sal_service_location_unique"
             ),
+        ]
+        indexes = [
+            # The bounding-box prefilter of a search by distance.
+            models.Index(fields=["latitude", "longitude"], name="sal_lat_lon"),
+            # A service's points, read from the index alone.
+            models.Index(fields=["service", "latitude", "longitude"], name="sal_service_point"),
         ]
 
     def __str__(self):

@@ -777,7 +777,7 @@ class _MilesFrom(Func):
         return sql, params
 
 
-def _distance_miles(origin: Origin, prefix: str):
+def _distance_miles(origin: Origin, prefix: str = ""):
     return _MilesFrom(origin, F(f"{prefix}latitude"), F(f"{prefix}longitude"))
 
 
@@ -787,8 +787,8 @@ def _count_near(services, origin: Origin, limit: int) -> int:
     measure every candidate (the demo county puts all 50,000 services within 25 miles of its
     middle: ~100 ms for the distances alone)."""
     located = (
-        ServiceAtLocation.objects.filter(bounding_box(origin, prefix="location__"))
-        .alias(distance=_distance_miles(origin, "location__"))
+        ServiceAtLocation.objects.filter(bounding_box(origin))
+        .alias(distance=_distance_miles(origin))
         .filter(service=OuterRef("pk"), distance__lte=origin.within_miles)
     )
     return services.filter(Exists(located)).order_by().values("pk")[: limit + 1].count()
@@ -796,9 +796,9 @@ def _count_near(services, origin: Origin, limit: int) -> int:
 
 def _within(services, origin: Origin, miles: float):
     """`services` with a location within `miles` of `origin`, each with the `distance` to its
-    nearest one: a bounding box on the indexed lat/long, then the exact distance, grouped per
-    service."""
-    prefix = "service_at_locations__location__"
+    nearest one: a bounding box on the indexed lat/long (the copy each service-at-location
+    keeps of its location's), then the exact distance, grouped per service."""
+    prefix = "service_at_locations__"
     circle = replace(origin, within_miles=miles)
     return (
         services.filter(bounding_box(circle, prefix=prefix))
