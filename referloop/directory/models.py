@@ -371,9 +371,8 @@ class ServiceAtLocation(HsdsRecord):
         Location, on_delete=models.CASCADE, related_name="service_at_locations"
     )
     description = models.TextField(blank=True)
-    # The location's point, copied here by the database (triggers of migration 0008, on every
-    # write of either table) so a search by distance reads one table rather than two: a third
-    # to a half off searches near a ZIP code over the large demo. Never written by the app.
+    # The location's point, copied here by the database (the triggers of `directory.points`,
+    # on every write of either table) so a search by distance reads one table, not two.
     latitude = models.FloatField(null=True, blank=True, editable=False)
     longitude = models.FloatField(null=True, blank=True, editable=False)
 

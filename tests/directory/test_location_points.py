@@ -1,8 +1,11 @@
-"""Each service-at-location keeps its location's point (migration 0008's triggers), whoever
+"""Each service-at-location keeps its location's point (`directory.points`' triggers), whoever
 writes either table: the ORM, a bulk insert, a queryset update, an import. Searches by distance
 read that copy, so a copy that drifted would put a service in the wrong place."""
 
-from referloop.directory import services
+import pytest
+from django.db import connection
+
+from referloop.directory import points, services
 from referloop.directory.models import Location, ServiceAtLocation
 from referloop.directory.search import DirectoryQuery, directory_search
 from tests.directory import factories
@@ -100,3 +103,21 @@ def test_an_import_gives_links_their_points_and_a_reimport_moves_them(db, tmp_pa
     import_ok(write_json(tmp_path, document, name="moved.json"), network)
     link.refresh_from_db()
     assert (link.latitude, link.longitude) == (41.88, -87.63)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite drops triggers on a rebuild")
+def test_sqlite_point_triggers_come_back_after_a_table_rebuild(cast):
+    organization = factories.organization(network=cast.network)
+    place = factories.location(organization=organization, latitude=39.8, longitude=-89.65)
+    service = factories.service(organization=organization, name="Kept", locations=[place])
+    with connection.cursor() as cursor:
+        for name in points.SQLITE_TRIGGER_NAMES:
+            cursor.execute(f"DROP TRIGGER {name}")
+    Location.objects.filter(pk=place.pk).update(latitude=40.0, longitude=-89.0)
+    assert _points(service) == [(39.8, -89.65)]  # what a rebuilt table would leave
+
+    assert points.sqlite_points_ensure(connection) is True
+    assert points.sqlite_points_ensure(connection) is False
+    assert _points(service) == [(40.0, -89.0)]
+    Location.objects.filter(pk=place.pk).update(latitude=41.0, longitude=-88.0)
+    assert _points(service) == [(41.0, -88.0)]
