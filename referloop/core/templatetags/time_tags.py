@@ -11,11 +11,15 @@ from django.utils.timesince import timesince, timeuntil
 register = template.Library()
 
 
+def clock(value) -> str:
+    """A time of day (or a datetime's) as '5:50 AM'."""
+    return f"{value.hour % 12 or 12}:{value:%M %p}"
+
+
 def readable(value) -> str:
     """'Nov 24, 2026, 5:50 AM EST' in the active time zone (the agency's)."""
     local = timezone.localtime(value)
-    hour = local.hour % 12 or 12
-    return f"{local:%b} {local.day}, {local.year}, {hour}:{local:%M %p %Z}"
+    return f"{local:%b} {local.day}, {local.year}, {clock(local)} {local:%Z}"
 
 
 @register.filter

@@ -7,7 +7,7 @@ from django.utils.timesince import timesince
 
 from referloop.core.charts import step_chart
 from referloop.core.policy import AgencyPolicy
-from referloop.core.templatetags.time_tags import readable
+from referloop.core.templatetags.time_tags import clock, readable
 from referloop.directory.search import gender_groups
 from referloop.directory.selectors import capacity_is_stale
 
@@ -48,10 +48,6 @@ def _days(byday: str) -> str:
     return ", ".join(_DAY_NAMES.get(code, code) for code in codes)
 
 
-def _clock(value: time) -> str:
-    return f"{value.hour % 12 or 12}:{value:%M %p}"
-
-
 @register.filter
 def opening_hours(schedule) -> str:
     """A schedule as people say it: "Mon–Fri 8:30 AM–5:00 PM", "every day, 24 hours" (HSDS
@@ -62,9 +58,9 @@ def opening_hours(schedule) -> str:
         hours = "24 hours"
         days = f"{days}," if days else days
     elif opens and closes:
-        hours = f"{_clock(opens)}–{_clock(closes)}"
+        hours = f"{clock(opens)}–{clock(closes)}"
     elif opens:
-        hours = f"from {_clock(opens)}"
+        hours = f"from {clock(opens)}"
     else:
         hours = ""
     return " ".join(part for part in (days, hours, schedule.description) if part)
