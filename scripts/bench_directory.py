@@ -16,9 +16,12 @@ through Django's test client: p50/p95 of the whole request (search, template, na
 CPU time, and the time its queries took (budget: the page within 2x its queries' time).
 Import: exports the demo network as HSDS 3.0 JSON, imports it into a scratch network inside a
 transaction that is rolled back after the foreign-key checks a commit would run, and prints
-services per second (budget: >= 2,000/s). The rolled-back rows leave the directory's tables and
-indexes bloated (the eligibility searches' index grew from 4 to 20 MB and their SQL tripled): run
-`VACUUM FULL; VACUUM ANALYZE;` before measuring searches again.
+services per second (budget: >= 2,000/s), then the seconds spent in each phase of the import
+(reading, checking, writing, ...) and, when PostgreSQL runs on this machine, the CPU time its
+backend spent: where the time goes, and whether the writes wait on the database. The
+rolled-back rows leave the directory's tables and indexes bloated (the eligibility searches'
+index grew from 4 to 20 MB and their SQL tripled): run `VACUUM FULL; VACUUM ANALYZE;` before
+measuring searches again.
 """
 
 import os
@@ -143,21 +146,54 @@ def bench_page(network) -> None:
         )
 
 
+def _backend_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend, when the server runs on this machine."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_import(network) -> None:
+    """The rate, then where the time went: the import's phases (its progress stages; the
+    writes overlap, so a table's time includes waiting for the one before) and, when the
+    database runs here, its backend's CPU time."""
+    phases: dict[str, float] = {}
+    current = {"phase": "", "since": 0.0}
+
+    def progress(done: int, total: int, stage: str) -> None:
+        now = time.perf_counter()
+        if current["phase"]:
+            phases[current["phase"]] = phases.get(current["phase"], 0.0) + now - current["since"]
+        current.update(phase=stage.split(" ")[0], since=now)
+
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "directory.json"
         count = hsds_write_json(network=network, path=path)
         with transaction.atomic():
             scratch = Network.objects.create(name="Import bench", slug="import-bench")
+            cpu_before = _backend_cpu_seconds()
             start = time.perf_counter()
-            report = hsds_import(path=path, network=scratch)
+            report = hsds_import(path=path, network=scratch, progress=progress)
+            progress(0, 0, "")
             # The foreign-key checks PostgreSQL defers to COMMIT: part of an import's cost.
             connection.check_constraints()
+            phases["commit checks"] = time.perf_counter() - current["since"]
             seconds = time.perf_counter() - start
+            cpu_after = _backend_cpu_seconds()
             transaction.set_rollback(True)
     errors = len(report.errors)
     print(f"import: {count} services in {seconds:.1f} s = {count / seconds:,.0f} services/s")
     print(f"        ({errors} errors; rolled back)")
+    print("        " + ", ".join(f"{phase} {spent:.1f} s" for phase, spent in phases.items()))
+    if cpu_before is not None and cpu_after is not None:
+        print(f"        database CPU {cpu_after - cpu_before:.1f} s")
 
 
 if __name__ == "__main__":

@@ -622,6 +622,8 @@ class _Importer:
             else:
                 self._upsert(kind, now)
             done += sum(1 for plan in self.plans[kind].values() if plan.ok)
+        # The last tables' rows, still on their way, are part of writing; the refresh reads them.
+        self.writer.flush()
         if progress:
             progress(total, total, "refreshing search text")
         self._refresh()
@@ -1063,7 +1065,6 @@ class _Importer:
         self.dirty_services.update(touched - self.created["service"])
 
     def _refresh(self) -> None:
-        self.writer.flush()  # what follows reads the rows just written
         dirty = set(self.dirty_services)
         for chunk in _chunks(self.updated_organizations):
             dirty.update(
