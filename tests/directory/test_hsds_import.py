@@ -366,6 +366,45 @@ def test_one_bad_row_writes_nothing_and_names_file_row_field(db, tmp_path):
     assert global_counts() == before
 
 
+def test_a_bad_row_checked_while_the_first_tables_are_written_still_writes_nothing(db, tmp_path):
+    """Locations, schedules, addresses... are checked while the organizations, services, terms
+    and capacities are being written: an error there takes those back too."""
+    network = make_network()
+    service = capacity_service(1)
+    term = {
+        "id": sid(1, "term"),
+        "code": "sober-living-test",
+        "name": "Sober living (test)",
+        "taxonomy_detail": {"id": sid(1, "taxonomy"), "name": "Test needs"},
+    }
+    service["attributes"] = [
+        {
+            "id": sid(1, "attribute"),
+            "link_id": service["id"],
+            "link_entity": "service",
+            "taxonomy_term_id": term["id"],
+            "taxonomy_term": term,
+        }
+    ]
+    service["schedules"] = [
+        {"id": sid(1, "schedule"), "freq": "WEEKLY", "byday": "MO", "opens_at": "25:00"}
+    ]
+    path = write_json(tmp_path, [service])
+    before = global_counts()
+    report = hsds_import(path=path, network=network)
+    (error,) = report.errors
+    assert (error.row, error.field) == (1, "schedules[0].opens_at")
+    assert not report.written and not report.counts
+    assert "Nothing was written." in report.summary_lines()
+    assert set(directory_counts(network).values()) == {0}
+    assert global_counts() == before
+    partial = hsds_import(path=path, network=network, partial=True)
+    assert partial.written
+    counts = directory_counts(network)
+    assert (counts["Service"], counts["ServiceAttribute"], counts["ServiceCapacity"]) == (1, 1, 2)
+    assert (counts["Location"], counts["Schedule"]) == (1, 0)
+
+
 def test_partial_imports_the_valid_rows_and_reports_the_rest(db, tmp_path):
     network = make_network()
     folder = copy_fixture("hsds-1.1.1", tmp_path)

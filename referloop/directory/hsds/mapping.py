@@ -228,19 +228,30 @@ class Mapper:
             **options,
         )
 
-    def run(self) -> "Mapper":
-        for table, handler in HANDLERS.items():
-            for record in self.dataset.tables.get(table, ()):
-                handler(self, Row(self, record))
+    def run_early(self) -> "Mapper":
+        """Maps every table but LATE_TABLES: all that the rows of the organizations, services,
+        terms, attributes and capacities are made from."""
+        self._map(late=False)
+        self._apply_service_texts()
+        self._organization_verified()
+        return self
+
+    def run_late(self) -> "Mapper":
+        """Maps LATE_TABLES (after `run_early`), and notes the tables nothing maps."""
+        self._map(late=True)
         for table, records in self.dataset.tables.items():
             if table not in HANDLERS and records:
                 self.not_imported(table)
         for name in self.dataset.not_imported:
             self.not_imported(name)
-        self._apply_service_texts()
         self._apply_implicit_sals()
-        self._organization_verified()
         return self
+
+    def _map(self, *, late: bool) -> None:
+        for table, handler in HANDLERS.items():
+            if (table in LATE_TABLES) == late:
+                for record in self.dataset.tables.get(table, ()):
+                    handler(self, Row(self, record))
 
     def _apply_service_texts(self) -> None:
         for (service_id, name), items in self.service_texts.items():
@@ -829,3 +840,21 @@ HANDLERS = {
     "service_capacity": service_capacity,
     **dict.fromkeys(NOT_IMPORTED_TABLES, _ignore),
 }
+# Mapped while the rows of the other tables are being written (see services._import): a
+# service's row is composed from its organization, terms, languages and capacities, never from
+# these, and no handler of another table looks at what these plan.
+LATE_TABLES = frozenset(
+    {
+        "locations",
+        "service_at_location",
+        "services_at_location",
+        "addresses",
+        "physical_addresses",
+        "postal_addresses",
+        "contacts",
+        "schedules",
+        "regular_schedules",
+        "service_areas",
+        "required_documents",
+    }
+)

@@ -4,7 +4,7 @@
 2. Map (mapping): records → planned rows of our models, with a problem per bad value.
 3. Resolve (here): every link a row makes (a service's organization, a phone's owners...) must
    name a row of the same file or one already in the network's directory; a row whose required
-   parent is nowhere is an orphan and an error naming the missing id. Nothing is written yet.
+   parent is nowhere is an orphan and an error naming the missing id.
 4. Write, in one transaction, only if there is no error — or, with `partial=True`, the rows that
    are sound (a row whose parent was refused is refused too, and says so). Rows are matched to
    the directory by (network, source_id), so importing the same file twice changes nothing the
@@ -14,6 +14,12 @@
    are inserted; changed ones (their terms or languages included), and the capacity summary of
    services already in the directory whose capacity changed, are refreshed afterwards with the
    `directory.services` helpers.
+
+Steps 2-4 run twice: first for the organizations, services, terms, attributes and capacities
+(EARLY_KINDS: all a service's own row is composed from), then for the locations and the rest
+(LATE_KINDS, from mapping.LATE_TABLES), checked while the database stores the first. An error in
+the late ones rolls the early ones back: nothing is written. An error in the early ones is
+reported together with the late ones', and nothing is written either.
 
 What an import never does:
 - delete: a row missing from a later file stays (files are often partial extracts);
@@ -93,12 +99,10 @@ MODELS = {
     "address": Address,
     "capacity": ServiceCapacity,
 }
-# Parents before children: the order rows are checked and written in.
-KIND_ORDER = (
-    "taxonomy",
-    "term",
-    "organization",
-    "service",
+# Parents before children: the order rows are checked and written in. The early kinds are
+# checked and written first, and the late ones checked while those are written (see _import).
+EARLY_KINDS = ("taxonomy", "term", "organization", "service", "attribute", "capacity")
+LATE_KINDS = (
     "location",
     "sal",
     "contact",
@@ -108,9 +112,8 @@ KIND_ORDER = (
     "service_area",
     "required_document",
     "address",
-    "attribute",
-    "capacity",
 )
+KIND_ORDER = EARLY_KINDS + LATE_KINDS
 TABLES = {
     "organization": "organizations",
     "service": "services",
@@ -181,16 +184,26 @@ def _import(*, path, network: Network, partial: bool, progress: Progress | None)
     report.problems.extend(dataset.problems)
     if progress:
         progress(0, dataset.size, "checking")
-    mapper = Mapper(dataset).run()
-    report.problems.extend(mapper.problems)
+    mapper = Mapper(dataset)
     report.not_imported = mapper.skipped
     importer = _Importer(network=network, mapper=mapper, report=report, partial=partial)
-    importer.resolve()
+    importer.check(late=False)
     if report.errors and not partial:
+        importer.check(late=True)  # every error of the file, in one report
         return report
     try:
+        # The late tables are checked while the database stores the early ones (on PostgreSQL,
+        # from the writer's thread): two cores at work where there was one.
         with transaction.atomic(), _Writer() as writer:
-            importer.write(writer=writer, progress=progress)
+            importer.write(EARLY_KINDS, writer=writer, progress=progress)
+            importer.check(late=True)
+            if report.errors and not partial:
+                raise _Refused
+            importer.write(LATE_KINDS, writer=writer, progress=progress)
+            importer.finish(progress=progress)
+    except _Refused:
+        report.counts.clear()
+        return report
     except DatabaseError as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         report.counts.clear()
@@ -206,6 +219,10 @@ def _import(*, path, network: Network, partial: bool, progress: Progress | None)
         return report
     report.written = True
     return report
+
+
+class _Refused(Exception):
+    """The late tables have errors: what was written of the early ones is rolled back."""
 
 
 def _chunks(items: Iterable, size: int = CHUNK):
@@ -377,6 +394,7 @@ def _copy(connection, statement: str, rows: list[dict], values) -> None:
 class _Importer:
     def __init__(self, *, network: Network, mapper: Mapper, report: ImportReport, partial: bool):
         self.network = network
+        self.mapper = mapper
         self.plans = mapper.plans
         self.report = report
         self.partial = partial
@@ -391,7 +409,9 @@ class _Importer:
         self.capacity_services: set[int] = set()
         self.taxonomies: dict[str, Taxonomy] = {}
         self.writer: _Writer | None = None
-        self.populated: set[str] = set()  # kinds the network's directory already has rows of
+        self.populated: set[str] | None = None  # kinds the network's directory has rows of
+        self.now = timezone.now()
+        self.reserved: dict[str, list[int]] = {}  # kind -> primary keys taken for its new rows
 
     # --- problems ----------------------------------------------------------------------------
 
@@ -413,10 +433,21 @@ class _Importer:
             return "ok" if plan.ok else "failed"
         return "ok" if source_id in self.db[kind] else "missing"
 
-    def _lookup(self) -> None:
+    def check(self, *, late: bool) -> None:
+        """Maps the early (or late) tables and resolves the links of the rows they plan."""
+        mapper = self.mapper
+        seen = len(mapper.problems)
+        if late:
+            mapper.run_late()
+        else:
+            mapper.run_early()
+        self.report.problems.extend(mapper.problems[seen:])
+        self.resolve(LATE_KINDS if late else EARLY_KINDS)
+
+    def _lookup(self, kinds: tuple[str, ...]) -> None:
         needed: dict[str, set[str]] = defaultdict(set)
-        for plans in self.plans.values():
-            for plan in plans.values():
+        for kind in kinds:
+            for plan in self.plans[kind].values():
                 links = [*plan.refs.values()]
                 if plan.via_sal:
                     links.append(("sal", plan.via_sal))
@@ -425,13 +456,12 @@ class _Importer:
                 for kind, source_id in links:
                     if isinstance(source_id, str) and source_id not in self.plans[kind]:
                         needed[kind].add(source_id)
-        orphans = [
-            plan.source_id
-            for plan in self.plans["service"].values()
-            if plan.refs["organization_id"][1] is None
-        ]
-        if orphans:  # a service given without its organization may already be in the directory
-            needed["service"].update(orphans)
+        if "service" in kinds:  # a service given without its organization may be in the directory
+            needed["service"].update(
+                plan.source_id
+                for plan in self.plans["service"].values()
+                if plan.refs["organization_id"][1] is None
+            )
         extra = {
             "sal": ("service_id", "location_id"),
             "location": ("organization_id",),
@@ -471,9 +501,9 @@ class _Importer:
             if len(pks) == 1:  # a code alone is only an answer when it is unambiguous
                 self.db["term"][code] = {"pk": pks[0]}
 
-    def resolve(self) -> None:
-        self._lookup()
-        for kind in KIND_ORDER:
+    def resolve(self, kinds: tuple[str, ...]) -> None:
+        self._lookup(kinds)
+        for kind in kinds:
             for plan in self.plans[kind].values():
                 self._resolve_plan(plan)
             if kind in NATURAL_KEYS:
@@ -593,42 +623,53 @@ class _Importer:
 
     # --- write -------------------------------------------------------------------------------
 
-    def write(self, *, writer: _Writer, progress: Progress | None = None) -> None:
-        self.writer = writer
+    def write(
+        self, kinds: tuple[str, ...], *, writer: _Writer, progress: Progress | None = None
+    ) -> None:
         own_writers = {
             "taxonomy": self._write_taxonomies,
             "term": self._write_terms,
             "attribute": self._write_attributes,
         }
-        # Asked before anything is written: a query waits for the writer's COPY to end.
-        self.populated = {
-            kind
-            for kind in KIND_ORDER
-            if kind not in own_writers
-            and MODELS[kind].objects.filter(network=self.network).exists()
-        }
-        now = timezone.now()
+        if self.populated is None:
+            self.writer = writer
+            # Asked before anything is written: a query waits for the writer's COPY to end.
+            self.populated = {
+                kind
+                for kind in KIND_ORDER
+                if kind not in own_writers
+                and MODELS[kind].objects.filter(network=self.network).exists()
+            }
+        # A table the network has no rows of yet gets a key for each sound row it plans, so that
+        # preparing its rows never waits for the table before it to be stored (and the late
+        # tables are checked meanwhile).
+        for kind in kinds:
+            if kind in MODELS and kind not in self.populated:
+                count = sum(1 for plan in self.plans[kind].values() if plan.ok)
+                self.reserved[kind] = reserve_ids(MODELS[kind], count)
         for kind, rows in self.db.items():
             for source_id, row in rows.items():
                 if "pk" in row:
                     self.pk[kind][source_id] = row["pk"]
-        total = sum(1 for plans in self.plans.values() for plan in plans.values() if plan.ok)
+        total = sum(1 for kind in kinds for plan in self.plans[kind].values() if plan.ok)
         done = 0
-        for kind in KIND_ORDER:
+        for kind in kinds:
             if progress:
                 progress(done, total, f"writing {TABLES[kind]}")
             if kind in own_writers:
                 own_writers[kind]()
             else:
-                self._upsert(kind, now)
+                self._upsert(kind, self.now)
             done += sum(1 for plan in self.plans[kind].values() if plan.ok)
+
+    def finish(self, *, progress: Progress | None = None) -> None:
         # The last tables' rows, still on their way, are part of writing; the refresh reads them.
         self.writer.flush()
         if progress:
-            progress(total, total, "refreshing search text")
+            progress(1, 1, "refreshing search text")
         self._refresh()
         if progress:  # SQLite checks every link the rows make as it commits: seconds, at scale
-            progress(total, total, "committing")
+            progress(1, 1, "committing")
 
     def _ref_pk(self, kind: str, source_id):
         if source_id is None or isinstance(source_id, int):
@@ -763,7 +804,8 @@ class _Importer:
             self._summarize_capacity(to_create)
         # New rows get their primary keys before they are written, so the next table's rows can
         # link to them while these are still on their way.
-        for row, pk in zip(to_create, reserve_ids(model, len(to_create)), strict=True):
+        ids = self.reserved.pop(kind, None) or reserve_ids(model, len(to_create))
+        for row, pk in zip(to_create, ids, strict=True):
             row["id"] = self.pk[kind][row["source_id"]] = pk
         self.writer.insert(model, to_create)
         if to_update:
