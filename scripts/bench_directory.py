@@ -161,9 +161,9 @@ def _backend_cpu_seconds() -> float | None:
 
 
 def bench_import(network) -> None:
-    """The rate, then where the time went: the import's phases (its progress stages; the
-    writes overlap, so a table's time includes waiting for the one before) and, when the
-    database runs here, its backend's CPU time."""
+    """The rate, then where the time went: the import's phases (its progress stages, the
+    tables' writing summed; the database stores rows while Python checks the late tables and
+    prepares the next table) and, when the database runs here, its backend's CPU time."""
     phases: dict[str, float] = {}
     current = {"phase": "", "since": 0.0}
 
@@ -171,7 +171,7 @@ def bench_import(network) -> None:
         now = time.perf_counter()
         if current["phase"]:
             phases[current["phase"]] = phases.get(current["phase"], 0.0) + now - current["since"]
-        current.update(phase=stage.split(" ")[0], since=now)
+        current.update(phase="writing" if stage.startswith("writing ") else stage, since=now)
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "directory.json"

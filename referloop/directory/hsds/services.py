@@ -196,6 +196,8 @@ def _import(*, path, network: Network, partial: bool, progress: Progress | None)
         # from the writer's thread): two cores at work where there was one.
         with transaction.atomic(), _Writer() as writer:
             importer.write(EARLY_KINDS, writer=writer, progress=progress)
+            if progress:
+                progress(0, dataset.size, "checking the rest")
             importer.check(late=True)
             if report.errors and not partial:
                 raise _Refused
