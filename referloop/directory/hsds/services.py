@@ -195,13 +195,14 @@ def _import(*, path, network: Network, partial: bool, progress: Progress | None)
         # The late tables are checked while the database stores the early ones (on PostgreSQL,
         # from the writer's thread): two cores at work where there was one.
         with transaction.atomic(), _Writer() as writer:
-            importer.write(EARLY_KINDS, writer=writer, progress=progress)
+            importer.start(writer)
+            importer.write(EARLY_KINDS, progress=progress)
             if progress:
                 progress(0, dataset.size, "checking the rest")
             importer.check(late=True)
             if report.errors and not partial:
                 raise _Refused
-            importer.write(LATE_KINDS, writer=writer, progress=progress)
+            importer.write(LATE_KINDS, progress=progress)
             importer.finish(progress=progress)
     except _Refused:
         report.counts.clear()
@@ -411,7 +412,7 @@ class _Importer:
         self.capacity_services: set[int] = set()
         self.taxonomies: dict[str, Taxonomy] = {}
         self.writer: _Writer | None = None
-        self.populated: set[str] | None = None  # kinds the network's directory has rows of
+        self.populated: set[str] = set()  # kinds the network's directory already has rows of
         self.now = timezone.now()
         self.reserved: dict[str, list[int]] = {}  # kind -> primary keys taken for its new rows
 
@@ -625,23 +626,20 @@ class _Importer:
 
     # --- write -------------------------------------------------------------------------------
 
-    def write(
-        self, kinds: tuple[str, ...], *, writer: _Writer, progress: Progress | None = None
-    ) -> None:
+    def start(self, writer: _Writer) -> None:
+        """Before anything is written (a query waits for the writer's COPY to end): which tables
+        the network's directory already has rows in."""
+        self.writer = writer
+        self.populated = {
+            kind for kind in MODELS if MODELS[kind].objects.filter(network=self.network).exists()
+        }
+
+    def write(self, kinds: tuple[str, ...], *, progress: Progress | None = None) -> None:
         own_writers = {
             "taxonomy": self._write_taxonomies,
             "term": self._write_terms,
             "attribute": self._write_attributes,
         }
-        if self.populated is None:
-            self.writer = writer
-            # Asked before anything is written: a query waits for the writer's COPY to end.
-            self.populated = {
-                kind
-                for kind in KIND_ORDER
-                if kind not in own_writers
-                and MODELS[kind].objects.filter(network=self.network).exists()
-            }
         # A table the network has no rows of yet gets a key for each sound row it plans, so that
         # preparing its rows never waits for the table before it to be stored (and the late
         # tables are checked meanwhile).
@@ -661,7 +659,7 @@ class _Importer:
             if kind in own_writers:
                 own_writers[kind]()
             else:
-                self._upsert(kind, self.now)
+                self._upsert(kind)
             done += sum(1 for plan in self.plans[kind].values() if plan.ok)
 
     def finish(self, *, progress: Progress | None = None) -> None:
@@ -712,7 +710,7 @@ class _Importer:
                 used.add(candidate)
         return result
 
-    def _upsert(self, kind: str, now) -> None:
+    def _upsert(self, kind: str) -> None:
         model = MODELS[kind]
         plans = [plan for plan in self.plans[kind].values() if plan.ok]
         counts = self._counts(kind)
@@ -765,7 +763,7 @@ class _Importer:
                     "hsds_id": new_ids[plan.source_id],
                 }
                 if stamped:
-                    row["created_at"] = row["updated_at"] = now
+                    row["created_at"] = row["updated_at"] = self.now
                 to_create.append(row)
                 counts.created += 1
                 continue
@@ -794,7 +792,7 @@ class _Importer:
                 changed.append("updated_by")
             if changed:
                 if stamped:
-                    obj.updated_at = now
+                    obj.updated_at = self.now
                     changed.append("updated_at")
                 changed_fields.update(changed)
                 to_update.append(obj)
