@@ -23,8 +23,8 @@ directory and the API. It works in four steps, all in SQL except the distance ar
    the criteria read) fit alike, so rather than scoring every candidate, search counts the
    candidates per key, scores one service per key and so knows the tiers of fit and their
    sizes (`_tiers`); the page is then read from the tiers it falls in only — by freshness, or
-   nearest first within each tier (`_tiered_page_near`). Searches narrowed by need or text near
-   a point, and candidates of very many distinct keys, are scored one by one instead.
+   nearest first within each tier (`_tiered_page_near`). Candidates of very many distinct keys
+   are scored one by one instead.
 4. **The page only** is fetched with its organization, capacities, locations and addresses (and
    languages, when a language is asked; a fixed number of queries whatever the page holds), each
    criterion evaluated again for those rows to write the reasons — from the same expressions, so
@@ -589,7 +589,8 @@ def bounding_box(origin: Origin, prefix: str = "") -> Q:
 # --- the search --------------------------------------------------------------------------------
 
 
-def _hard_filtered(*, network, query: DirectoryQuery, terms, words):
+def _column_filtered(*, network, query: DirectoryQuery):
+    """The hard filters on the service's own columns: what `_key_samples` can follow."""
     services = Service.objects.all()
     if network is not None:
         services = services.filter(network=network)
@@ -597,6 +598,11 @@ def _hard_filtered(*, network, query: DirectoryQuery, terms, words):
         services = services.filter(status=Status.ACTIVE)
     if query.has_capacity:
         services = services.filter(has_capacity=True)
+    return services
+
+
+def _hard_filtered(services, *, terms, words):
+    """`_column_filtered` services narrowed to the need and the words asked."""
     if "need" in terms:
         services = services.filter(
             pk__in=ServiceAttribute.objects.filter(term=terms["need"]).values("service_id")
@@ -824,16 +830,37 @@ def _page_near(services, origin: Origin, start: int, stop: int, *, counted: int,
         miles *= 2
 
 
-def _tiered_page_near(services, tiers: list[_Tier], origin: Origin, start: int, stop: int):
+def _nearest_counted(services, origin: Origin, start: int, stop: int) -> tuple[dict, int]:
+    """Ranked by distance, the rows start..stop as {id: miles}, and how many of `services` are
+    within the radius: in one query (a window counts them) that measures every one — for
+    candidates narrowed by a need or words, a few thousand at most."""
+    ranked = _ranked(services, [], origin, words=[]).annotate(total=Window(Count("pk")))
+    rows = list(ranked.values_list("pk", "distance", "total")[start:stop])
+    if rows:
+        return {pk: miles for pk, miles, _ in rows}, rows[0][2]
+    # None past `start`: count them, no further than `start` would make exact.
+    return {}, _count_near(services, origin, start) if start else 0
+
+
+def _tiered_page_near(
+    services, tiers: list[_Tier], origin: Origin, start: int, stop: int, *, narrowed: bool
+):
     """Ranked by fit, then distance, the rows start..stop as [(pk, miles)]: tier by tier, best
     first, each tier's nearest (`_page_near`) after counting — no further than the page needs —
     how many of it are within the radius, so no more distances are measured than the page
-    takes, where ranking every candidate measures them all."""
+    takes, where ranking every candidate measures them all. A `narrowed` tier has few members:
+    one query measures them all, ranks and counts them (`_nearest_counted`), where counting and
+    then widening circles took three."""
     rows, before = {}, 0
     for tier in tiers:
         if before >= stop:
             break
         members = services.filter(eligibility_key__in=tier.keys)
+        if narrowed:
+            page, counted = _nearest_counted(members, origin, max(0, start - before), stop - before)
+            rows.update(page)
+            before += counted
+            continue
         # Counting up to the cap (not just the page) sizes _page_near's first circle well.
         limit = max(COUNT_CAP, stop - before)
         counted = _count_near(members, origin, limit)
@@ -909,12 +936,13 @@ def directory_search(
     terms = _resolve_terms(query)
     origin = _resolve_origin(query)
     words = fulltext.search_words(query.text)
-    services = _hard_filtered(network=network, query=query, terms=terms, words=words)
+    columns_only = _column_filtered(network=network, query=query)
+    services = _hard_filtered(columns_only, terms=terms, words=words)
     criteria = _criteria(query, terms)
     fields = ["pk"] if origin is None else ["pk", "distance"]
     more = False
     narrowed = "need" in terms or bool(words)
-    every_one_ranked = bool(criteria) or (origin is None and bool(words))
+    every_one_ranked = origin is None and (bool(criteria) or bool(words))
     # Ranked by fit: by tiers of fit, counted per eligibility key, rather than scoring each one.
     tiers = _tiers(services, criteria) if criteria and origin is None else None
     if tiers is not None:
@@ -931,7 +959,9 @@ def directory_search(
         )
     else:
         # Near a point each tier's members are counted within the radius apart, so its keys
-        # alone will do: found by a loose scan where it can follow service_search_tiers.
+        # alone will do: found by a loose scan where it can follow service_search_tiers — over
+        # the column filters only, a need or words would make each of its steps a search.
+        # Keys none of the candidates has make tiers that count none.
         by_index = network is not None and not query.include_inactive
         # The count first, so a page past the last one can show the last page instead.
         if origin is None:
@@ -946,8 +976,12 @@ def directory_search(
             rows = []
         elif origin is not None and not criteria:
             rows = _page_near(services, origin, start, stop, counted=counted, more=more).items()
-        elif origin is not None and (tiers := _tiers(services, criteria, counted=not by_index)):
-            rows = _tiered_page_near(services, tiers, origin, start, stop)
+        elif origin is not None and (
+            tiers := _tiers(columns_only, criteria, counted=False)
+            if by_index
+            else _tiers(services, criteria)
+        ):
+            rows = _tiered_page_near(services, tiers, origin, start, stop, narrowed=narrowed)
         else:
             ranked = _ranked(services, criteria, origin, words=words)
             rows = ranked.values_list(*fields)[start:stop]
