@@ -329,7 +329,8 @@ def _resolve_terms(query: DirectoryQuery) -> dict[str, TaxonomyTerm]:
         condition |= Q(taxonomy__name=vocabulary, code=code)
     found = {
         (term.taxonomy.name, term.code): term
-        for term in TaxonomyTerm.objects.filter(condition).select_related("taxonomy")
+        # Unordered: the model's default order (taxonomy, name) would be a sort for nothing.
+        for term in TaxonomyTerm.objects.filter(condition).select_related("taxonomy").order_by()
     }
     terms = {}
     for name, key in asked.items():
