@@ -6,7 +6,9 @@ import time_machine
 from django.utils import timezone
 
 from referloop.core.models import AuditEvent
+from referloop.directory import views
 from referloop.directory.models import Schedule, Service
+from referloop.directory.search import DirectoryQuery, SearchPage
 from referloop.directory.templatetags.directory_tags import opening_hours
 from tests.conftest import client_for
 from tests.directory import factories
@@ -126,3 +128,16 @@ def test_the_demo_keeps_residential_and_crisis_programs_open_round_the_clock(cas
     residence = services.filter(capacities__unit="beds").first()
     page = client_for(cast.coordinator).get(f"/services/{residence.pk}/").content.decode()
     assert "<li>Open every day, 24 hours</li>" in page
+
+
+def test_the_results_heading_writes_large_counts_as_people_read_them(client, cast, monkeypatch):
+    def found(total: int, *, more: bool):
+        page = SearchPage([], total, page=1, num_pages=1, query=DirectoryQuery(), more=more)
+        return lambda **_: page
+
+    monkeypatch.setattr(views, "directory_search", found(6197, more=False))
+    assert '<h2 id="results-heading">6,197 services</h2>' in client.get("/directory/").text
+    monkeypatch.setattr(views, "directory_search", found(1000, more=True))
+    assert '<h2 id="results-heading">1,000+ services</h2>' in client.get("/directory/").text
+    monkeypatch.setattr(views, "directory_search", found(1, more=False))
+    assert '<h2 id="results-heading">1 service</h2>' in client.get("/directory/").text
