@@ -839,7 +839,7 @@ def _nearest_counted(services, origin: Origin, start: int, stop: int) -> tuple[d
     rows = list(ranked.values_list("pk", "distance", "total")[start:stop])
     if rows:
         return {pk: miles for pk, miles, _ in rows}, rows[0][2]
-    # None past `start`: count them, no further than `start` would make exact.
+    # No row from `start` on: there are `start` or fewer, which a count up to there finds.
     return {}, _count_near(services, origin, start) if start else 0
 
 
