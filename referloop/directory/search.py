@@ -642,51 +642,71 @@ class _Tier:
 
 def _tiers(services, criteria: list[_Criterion], *, counted: bool = True) -> list[_Tier] | None:
     """`services` grouped by fit, best first, without scoring each one: services with the same
-    `eligibility_key` fit alike, so one query counts the candidates per key (an index-only scan
-    on PostgreSQL, as cheap as counting them) — or, `counted=False`, only finds the keys
-    (`_key_samples`) — and one scores a sample service per key with the criteria's
-    expressions, the very ones the reasons are read from. None when the candidates have more
-    than TIER_KEYS_MAX keys."""
-    if counted:
-        groups = list(
-            services.order_by()
-            .values("eligibility_key")
-            .annotate(count=Count("pk"), sample=Min("pk"))
-            .values_list("eligibility_key", "count", "sample")[: TIER_KEYS_MAX + 1]
-        )
-    else:
-        groups = _key_samples(services)
-    if len(groups) > TIER_KEYS_MAX:
+    `eligibility_key` fit alike, so one query (`_scored_keys`) counts the candidates per key (an
+    index-only scan on PostgreSQL, as cheap as counting them) — or, `counted=False`, only finds
+    the keys — and scores a sample service per key with the criteria's expressions, the very
+    ones the reasons are read from. None when the candidates have more than TIER_KEYS_MAX
+    keys."""
+    scored = _scored_keys(services, criteria, counted=counted)
+    if len(scored) > TIER_KEYS_MAX:
         return None
-    samples = Service.objects.filter(pk__in=[sample for _, _, sample in groups])
-    misfits = dict(_with_criteria(samples, criteria, each=False).values_list("pk", "misfit"))
     tiers: dict[int, _Tier] = {}
-    for key, count, sample in groups:
-        if sample in misfits:  # else deleted between the two queries
-            tier = tiers.setdefault(misfits[sample], _Tier(misfits[sample], [], 0))
-            tier.keys.append(key)
-            tier.count += count
+    for key, count, misfit in scored:
+        tier = tiers.setdefault(misfit, _Tier(misfit, [], 0))
+        tier.keys.append(key)
+        tier.count += count
     return [tiers[misfit] for misfit in sorted(tiers)]
 
 
-def _key_samples(services) -> list[tuple[str, int, int]]:
-    """The eligibility keys of `services` (one network's, of one status, and plain column filters
-    only), each with one service and a count of 0, up to TIER_KEYS_MAX + 1 of them: a loose
-    index scan, which jumps from one key to the next along `service_search_tiers`. Grouping
-    reads every index entry instead (20 ms over the large demo's 50,000 services, for its 34
-    keys); a search near a point counts each tier's members within the radius apart, so it needs
-    the keys alone."""
+def _scored_keys(services, criteria: list[_Criterion], *, counted: bool) -> list[tuple]:
+    """The eligibility keys of `services`, up to TIER_KEYS_MAX + 1 of them, as (key, count,
+    misfit): grouped and counted, or found by a loose index scan (`_key_samples`, count 0); each
+    scored on one of its services, in the same query."""
     connection = connections[services.db]
+    try:
+        if counted:
+            grouped = (
+                services.order_by()
+                .values("eligibility_key")
+                .annotate(count=Count("pk"), sample=Min("pk"))
+                .values_list("eligibility_key", "count", "sample")[: TIER_KEYS_MAX + 1]
+            )
+            keys, params = grouped.query.get_compiler(connection=connection).as_sql()
+        else:
+            keys, params = _key_samples(services, connection)
+    except EmptyResultSet:
+        return []
+    quote = connection.ops.quote_name
+    table = quote(Service._meta.db_table)
+    misfit = " + ".join(f"({criterion.expression.sql})" for criterion in criteria) or "0"
+    # The criteria's SQL is Django's compilation of our expressions (see `_compiled`), with its
+    # parameters apart; it names the service table's columns, joined here by the sample.
+    sql = f"""
+        SELECT tier_key.{quote("eligibility_key")}, tier_key.{quote("count")}, {misfit}
+        FROM ({keys}) tier_key
+        INNER JOIN {table} ON {table}.{quote(Service._meta.pk.column)} = tier_key.{quote("sample")}
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(param for c in criteria for param in c.expression.params), *params])
+        return cursor.fetchall()
+
+
+def _key_samples(services, connection) -> tuple[str, list]:
+    """The SQL of the eligibility keys of `services` (one network's, of one status, and plain
+    column filters only), each with one of its services as `sample` and a `count` of 0, up to
+    TIER_KEYS_MAX + 1 of them: a loose index scan, which jumps from one key to the next along
+    `service_search_tiers`. Grouping reads every index entry instead (20 ms over the large
+    demo's 50,000 services, for its 34 keys); a search near a point counts each tier's members
+    within the radius apart, so it needs the keys alone. Raises EmptyResultSet when the filters
+    can match nothing."""
     query = services.order_by().query
     try:
         where, params = query.get_compiler(connection=connection).compile(query.where)
     except FullResultSet:  # no filter at all
         where, params = "1 = 1", []
-    except EmptyResultSet:
-        return []
-    table = connection.ops.quote_name(Service._meta.db_table)
-    key = connection.ops.quote_name("eligibility_key")
-    pk = connection.ops.quote_name(Service._meta.pk.column)
+    quote = connection.ops.quote_name
+    table, key = quote(Service._meta.db_table), quote("eligibility_key")
+    pk = quote(Service._meta.pk.column)
     # Table and column names come from the model; the filters are compiled with parameters.
     sql = f"""
         WITH RECURSIVE tier_keys (k, n) AS (
@@ -695,12 +715,11 @@ def _key_samples(services) -> list[tuple[str, int, int]]:
             SELECT (SELECT MIN({key}) FROM {table} WHERE {where} AND {key} > k), n + 1
             FROM tier_keys WHERE k IS NOT NULL AND n <= %s
         )
-        SELECT k, 0, (SELECT {pk} FROM {table} WHERE {where} AND {key} = k LIMIT 1)
+        SELECT k AS {key}, 0 AS {quote("count")},
+            (SELECT {pk} FROM {table} WHERE {where} AND {key} = k LIMIT 1) AS {quote("sample")}
         FROM tier_keys WHERE k IS NOT NULL
     """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *params, TIER_KEYS_MAX, *params])
-        return cursor.fetchall()
+    return sql, [*params, *params, TIER_KEYS_MAX, *params]
 
 
 def _tiered_page(services, tiers: list[_Tier], start: int, stop: int, *, words):

@@ -2,6 +2,7 @@
 full-text search on both engines (hostile input included) and a constant number of queries."""
 
 import math
+from collections import Counter
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -661,7 +662,7 @@ def test_a_page_costs_the_same_number_of_queries_for_5_or_40_services(cast, org,
     assert large.total > small.total > 0
     # Near a point, a query more for each tier of fit the page reaches — here all five (the sums
     # of veterans or not, Spanish or not, women only or not), as the page holds every service.
-    assert few == many <= (14 if "near_lat" in criteria or "postal_code" in criteria else 9)
+    assert few == many <= (13 if "near_lat" in criteria or "postal_code" in criteria else 8)
 
 
 # --- ranking by tiers of fit -------------------------------------------------------------------
@@ -739,12 +740,15 @@ def test_every_page_ranked_by_tiers_is_the_page_of_scoring_every_candidate(
     assert len(pages) == page.total
 
 
-def test_the_loose_index_scan_finds_the_keys_grouping_finds(cast, org):
+def test_the_loose_index_scan_finds_the_keys_grouping_finds_each_scored_as_its_services(cast, org):
     from referloop.directory import search as engine
 
     _varied(org, 45)
     Service.objects.filter(name__endswith="3").update(status=Status.INACTIVE)
     Service.objects.filter(name__endswith="7").update(has_capacity=True)
+    asked = {"age": 30, "gender": "male", "court_ordered": True, "insurance": "medicaid"}
+    query = engine._normalize(DirectoryQuery(**asked, language="es"))
+    criteria = engine._criteria(query, engine._resolve_terms(query))
     every = Service.objects.filter(network=cast.network)
     for services in (
         every.filter(status=Status.ACTIVE),
@@ -752,11 +756,25 @@ def test_the_loose_index_scan_finds_the_keys_grouping_finds(cast, org):
         every,
         Service.objects.all(),  # the public directory: no network
     ):
-        grouped = set(services.values_list("eligibility_key", flat=True))
-        found = engine._key_samples(services)
-        assert sorted(key for key, _, _ in found) == sorted(grouped)
-        for key, _, sample in found:
-            assert services.get(pk=sample).eligibility_key == key
+        # Scoring every service: each key's services fit alike.
+        scored = set(
+            engine._with_criteria(services, criteria, each=False).values_list(
+                "eligibility_key", "misfit"
+            )
+        )
+        misfits = dict(scored)
+        assert len(misfits) == len(scored)
+        counts = Counter(services.values_list("eligibility_key", flat=True))
+
+        grouped = engine._scored_keys(services, criteria, counted=True)
+        found = engine._scored_keys(services, criteria, counted=False)
+
+        assert {key: (count, misfit) for key, count, misfit in grouped} == {
+            key: (counts[key], misfits[key]) for key in counts
+        }
+        assert sorted(found) == sorted((key, 0, misfits[key]) for key in counts)
+    assert engine._scored_keys(every.none(), criteria, counted=False) == []
+    assert engine._scored_keys(every.filter(pk__in=[]), criteria, counted=True) == []
 
 
 def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(cast, org, zips):
@@ -784,4 +802,4 @@ def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(ca
 
     assert large.total > small.total > 0
     # A count and a page for each tier of fit the page reaches (here both tiers, both times).
-    assert few == many <= 14
+    assert few == many <= 12
