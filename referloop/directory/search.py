@@ -23,8 +23,8 @@ directory and the API. It works in four steps, all in SQL except the distance ar
    the criteria read) fit alike, so rather than scoring every candidate, search counts the
    candidates per key, scores one service per key and so knows the tiers of fit and their
    sizes (`_tiers`); the page is then read from the tiers it falls in only — by freshness, or
-   nearest first within each tier (`_tiered_page_near`). Candidates of very many distinct keys
-   are scored one by one instead.
+   nearest first within each tier (`_tiered_page_near`). Candidates of very many distinct keys,
+   and near a point no more than COUNT_CAP of them, are scored one by one instead.
 4. **The page only** is fetched with its organization, capacities, locations and addresses (and
    languages, when a language is asked; a fixed number of queries whatever the page holds), each
    criterion evaluated again for those rows to write the reasons — from the same expressions, so
@@ -996,10 +996,16 @@ def directory_search(
             rows = []
         elif origin is not None and not criteria:
             rows = _page_near(services, origin, start, stop, counted=counted, more=more).items()
-        elif origin is not None and (
-            tiers := _tiers(columns_only, criteria, counted=False)
-            if by_index
-            else _tiers(services, criteria)
+        elif (
+            # Candidates the count reached the end of are few enough for one query to score
+            # and rank them all (the last branch); beyond, the tiers spare measuring them all.
+            origin is not None
+            and more
+            and (
+                tiers := _tiers(columns_only, criteria, counted=False)
+                if by_index
+                else _tiers(services, criteria)
+            )
         ):
             rows = _tiered_page_near(services, tiers, origin, start, stop, narrowed=narrowed)
         else:

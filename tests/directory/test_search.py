@@ -660,9 +660,9 @@ def test_a_page_costs_the_same_number_of_queries_for_5_or_40_services(cast, org,
     many, large = count_queries()
 
     assert large.total > small.total > 0
-    # Near a point, a query more for each tier of fit the page reaches — here all five (the sums
-    # of veterans or not, Spanish or not, women only or not), as the page holds every service.
-    assert few == many <= (13 if "near_lat" in criteria or "postal_code" in criteria else 8)
+    # Near a point, the count comes first; candidates it counts all (no more than COUNT_CAP) are
+    # then ranked by one query. (Beyond, tiers rank them: the next test.)
+    assert few == many <= (9 if "near_lat" in criteria or "postal_code" in criteria else 8)
 
 
 # --- ranking by tiers of fit -------------------------------------------------------------------
@@ -726,6 +726,9 @@ def test_every_page_ranked_by_tiers_is_the_page_of_scoring_every_candidate(
     from referloop.directory import search as engine
 
     monkeypatch.setattr(engine, "TIER_KEYS_MAX", keys_max)
+    # Near a point, tiers rank the candidates when there are more than the count goes to: so
+    # that early pages go by tiers and the last ones score every candidate.
+    monkeypatch.setattr(engine, "COUNT_CAP", 5)
     _varied(org, 45)
     Service.objects.filter(name__in=["Varied 03", "Varied 17"]).update(status=Status.INACTIVE)
 
@@ -777,21 +780,33 @@ def test_the_loose_index_scan_finds_the_keys_grouping_finds_each_scored_as_its_s
     assert engine._scored_keys(every.filter(pk__in=[]), criteria, counted=True) == []
 
 
-def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(cast, org, zips):
+@pytest.mark.parametrize("need", [None, "detox"], ids=["eligibility", "need-too"])
+def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(
+    cast, org, zips, monkeypatch, need
+):
+    # More candidates than the count goes to, so tiers rank them.
+    monkeypatch.setattr("referloop.directory.search.COUNT_CAP", 3)
+
     def build(count: int):
         for number in range(count):
             factories.service(
                 organization=org,
                 name=f"Program {number:02}",
                 minimum_age=18,
-                payment=["medicaid"] if number % 2 else [],
+                needs=["detox"],
+                payment=["medicaid"] if number < 2 else [],  # the best tier: 2, then 4
                 at=(SPRINGFIELD[0] + number * 0.001, SPRINGFIELD[1]),
             )
 
     def count_queries():
         with CaptureQueriesContext(connection) as captured:
             page = search(
-                cast.network, postal_code="62701", age=30, insurance="medicaid", per_page=60
+                cast.network,
+                postal_code="62701",
+                age=30,
+                insurance="medicaid",
+                need=need,
+                per_page=5,
             )
         return len(captured), page
 
@@ -800,6 +815,8 @@ def test_near_a_point_with_criteria_the_queries_do_not_grow_with_the_services(ca
     build(40)
     many, large = count_queries()
 
-    assert large.total > small.total > 0
-    # A count and a page for each tier of fit the page reaches (here both tiers, both times).
-    assert few == many <= 12
+    assert small.more and large.more  # "5+ services": beyond the count
+    assert len(small.results) == len(large.results) == 5
+    # The page reaches both tiers both times: for each, a count and a page (one query for both
+    # when a need narrows the candidates).
+    assert few == many <= (10 if need else 12)
