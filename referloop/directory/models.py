@@ -259,6 +259,12 @@ class Service(HsdsRecord):
                 fields=["network", "status", "eligibility_key", "has_capacity", "id"],
                 name="service_search_tiers",
             ),
+            # The same for the public directory, which searches every network's active services.
+            models.Index(
+                fields=["eligibility_key", "has_capacity", "id"],
+                name="service_public_tiers",
+                condition=Q(status="active"),
+            ),
             models.Index(fields=["agency", "last_verified_at"], name="service_agency_verified"),
             models.Index(fields=["organization"], name="service_organization"),
             # The directory's default order (freshest first, then name) for active services:

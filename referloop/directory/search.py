@@ -692,8 +692,8 @@ def _scored_keys(services, criteria: list[_Criterion], *, counted: bool) -> list
 
 
 def _key_samples(services, connection) -> tuple[str, list]:
-    """The SQL of the eligibility keys of `services` (one network's, of one status, and plain
-    column filters only), each with one of its services as `sample` and a `count` of 0, up to
+    """The SQL of the eligibility keys of `services` (active ones, of one network or of all, and
+    plain column filters only), each with one of its services as `sample` and a `count` of 0, up to
     TIER_KEYS_MAX + 1 of them: a loose index scan, which jumps from one key to the next along
     `service_search_tiers`. Grouping reads every index entry instead (20 ms over the large
     demo's 50,000 services, for its 34 keys); a search near a point counts each tier's members
@@ -979,10 +979,11 @@ def directory_search(
         )
     else:
         # Near a point each tier's members are counted within the radius apart, so its keys
-        # alone will do: found by a loose scan where it can follow service_search_tiers — over
-        # the column filters only, a need or words would make each of its steps a search.
+        # alone will do: found by a loose scan where it can follow an index of active services'
+        # keys (service_search_tiers for a network's, service_public_tiers for every network's)
+        # — over the column filters only, a need or words would make each of its steps a search.
         # Keys none of the candidates has make tiers that count none.
-        by_index = network is not None and not query.include_inactive
+        by_index = not query.include_inactive
         # The count first, so a page past the last one can show the last page instead.
         if origin is None:
             counted = total = services.count()
