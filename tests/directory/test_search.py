@@ -720,8 +720,9 @@ def _every_candidate_scored(network, **asked) -> list[str]:
     ids=["eligibility", "inactive-too", "near-point", "near-zip", "need-near", "words-near"],
 )
 @pytest.mark.parametrize("keys_max", [500, 2], ids=["tiers", "too-many-keys"])
+@pytest.mark.parametrize("public", [False, True], ids=["network", "public"])
 def test_every_page_ranked_by_tiers_is_the_page_of_scoring_every_candidate(
-    cast, org, zips, asked, keys_max, monkeypatch
+    cast, org, zips, asked, keys_max, public, monkeypatch
 ):
     from referloop.directory import search as engine
 
@@ -731,15 +732,16 @@ def test_every_page_ranked_by_tiers_is_the_page_of_scoring_every_candidate(
     monkeypatch.setattr(engine, "COUNT_CAP", 5)
     _varied(org, 45)
     Service.objects.filter(name__in=["Varied 03", "Varied 17"]).update(status=Status.INACTIVE)
+    network = None if public else cast.network  # the public directory: every network's
 
-    pages, page = [], search(cast.network, per_page=7, **asked)
+    pages, page = [], search(network, per_page=7, **asked)
     while True:
         pages.extend(names(page))
         if not page.has_next:
             break
-        page = search(cast.network, per_page=7, page=page.page + 1, **asked)
+        page = search(network, per_page=7, page=page.page + 1, **asked)
 
-    assert pages == _every_candidate_scored(cast.network, **asked)
+    assert pages == _every_candidate_scored(network, **asked)
     assert len(pages) == page.total
 
 
