@@ -676,29 +676,32 @@ def _scored_keys(services, criteria: list[_Criterion], *, counted: bool) -> list
             keys, params = _key_samples(services, connection)
     except EmptyResultSet:
         return []
+    # The ranking's own `misfit` (`_with_criteria`), compiled; it names the service table's
+    # columns (see `_compiled`), joined here by the sample.
+    scoring = _with_criteria(Service.objects.all(), criteria, each=False).query
+    misfit, misfit_params = scoring.get_compiler(connection=connection).compile(
+        scoring.annotations["misfit"]
+    )
     quote = connection.ops.quote_name
     table = quote(Service._meta.db_table)
-    misfit = " + ".join(f"({criterion.expression.sql})" for criterion in criteria) or "0"
-    # The criteria's SQL is Django's compilation of our expressions (see `_compiled`), with its
-    # parameters apart; it names the service table's columns, joined here by the sample.
     sql = f"""
         SELECT tier_key.{quote("eligibility_key")}, tier_key.{quote("count")}, {misfit}
         FROM ({keys}) tier_key
         INNER JOIN {table} ON {table}.{quote(Service._meta.pk.column)} = tier_key.{quote("sample")}
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(param for c in criteria for param in c.expression.params), *params])
+        cursor.execute(sql, [*misfit_params, *params])
         return cursor.fetchall()
 
 
 def _key_samples(services, connection) -> tuple[str, list]:
-    """The SQL of the eligibility keys of `services` (active ones, of one network or of all, and
-    plain column filters only), each with one of its services as `sample` and a `count` of 0, up to
-    TIER_KEYS_MAX + 1 of them: a loose index scan, which jumps from one key to the next along
-    `service_search_tiers`. Grouping reads every index entry instead (20 ms over the large
-    demo's 50,000 services, for its 34 keys); a search near a point counts each tier's members
-    within the radius apart, so it needs the keys alone. Raises EmptyResultSet when the filters
-    can match nothing."""
+    """The SQL of the eligibility keys of `services` (active ones, of one network or of all,
+    and plain column filters only), each with one of its services as `sample` and a `count` of
+    0, up to TIER_KEYS_MAX + 1 of them: a loose index scan, which jumps from one key to the next
+    along `service_search_tiers` (`service_public_tiers` across networks). Grouping reads every
+    index entry instead (20 ms over the large demo's 50,000 services, for its 34 keys); a search
+    near a point counts each tier's members within the radius apart, so it needs the keys
+    alone. Raises EmptyResultSet when the filters can match nothing."""
     query = services.order_by().query
     try:
         where, params = query.get_compiler(connection=connection).compile(query.where)
