@@ -37,9 +37,12 @@ def _search_context(request, *, network, public: bool) -> dict:
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
     refer_client = "" if public else request.GET.get("refer_client", "")
+    query = request.GET.copy()
+    query.pop("page", None)
     return {
         "form": form,
         "page": page,
+        "query": query.urlencode(),  # the search the pager's links keep
         "public": public,
         # Choosing a service for a new referral: results offer "Refer here" (ids only, no names).
         "refer_client": refer_client if refer_client.isdigit() else "",

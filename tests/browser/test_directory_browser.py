@@ -136,3 +136,22 @@ def test_staff_add_a_listing_that_search_then_finds(page: Page, live_server, lis
     expect(page.get_by_text("is listed in the network")).to_be_visible()
     page.goto(f"{live_server.url}/services/?need=peer-support&postal_code=62701")
     expect(page.get_by_role("link", name="Alpha Peer Center")).to_be_visible()
+
+
+def test_on_a_phone_a_search_lands_on_its_results(page: Page, live_server, listings):
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{live_server.url}/directory/")
+    page.get_by_label("Has a bed or slot free now").check()
+    page.get_by_role("button", name="Search").click()
+    # The filters come first on a narrow screen; the search scrolls past them to what it found.
+    expect(page.get_by_role("heading", name="1 service", exact=True)).to_be_in_viewport()
+    expect(page.get_by_role("link", name="Harbor House for Women")).to_be_in_viewport()
+    page.get_by_role("link", name="Change the search").click()
+    expect(page.get_by_label("Search words")).to_be_in_viewport()
+
+    # Beside the filters, the page stays at its top, title and all.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/directory/")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("heading", name="Find services and open beds")).to_be_in_viewport()
+    expect(page.get_by_role("link", name="Change the search")).to_be_hidden()

@@ -141,3 +141,22 @@ def test_the_results_heading_writes_large_counts_as_people_read_them(client, cas
     assert '<h2 id="results-heading">1,000+ services</h2>' in client.get("/directory/").text
     monkeypatch.setattr(views, "directory_search", found(1, more=False))
     assert '<h2 id="results-heading">1 service</h2>' in client.get("/directory/").text
+
+
+def test_a_search_lands_on_its_results_and_the_pager_keeps_it(client, cast):
+    organization = factories.organization(network=cast.network, name="Riverbend Detox")
+    for number in range(41):  # three pages of 20
+        factories.service(organization=organization, name=f"Detox unit {number}")
+    text = client.get("/directory/?q=detox&page=2").text
+    assert '<form method="get" action="#results"' in text
+    assert 'id="results"' in text
+    # The page number is replaced, not repeated (page=2&page=3).
+    assert 'href="?q=detox&amp;page=1#results" rel="prev"' in text
+    assert 'href="?q=detox&amp;page=3#results" rel="next"' in text
+
+
+def test_a_refused_search_stays_on_its_error_summary(client):
+    response = client.get("/directory/?age=abc")
+    assert response.status_code == 400
+    assert "Age: enter a whole number" in response.text
+    assert 'id="results"' not in response.text  # "#results" has no target: the page stays on top
