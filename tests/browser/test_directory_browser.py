@@ -7,8 +7,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from referloop.directory import services as directory_services
 from referloop.directory.models import CapacityReading, ServiceCapacity
-from tests.browser.test_shell_browser import sign_in
+from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS
+from tests.browser.test_shell_browser import assert_fits_a_phone, sign_in
 from tests.directory import factories
 
 pytestmark = pytest.mark.browser
@@ -139,6 +141,15 @@ def test_staff_add_a_listing_that_search_then_finds(page: Page, live_server, lis
 
 
 def test_on_a_phone_a_search_lands_on_its_results(page: Page, live_server, listings):
+    # Enough terms that the service page's facts could not sit beside their labels.
+    directory_services.service_terms_set(
+        service=listings["open"],
+        terms=[
+            *factories.terms(NEEDS, ["sober-living", "peer-support", "medication-for-addiction"]),
+            *factories.terms(POPULATIONS, ["women", "pregnant-parenting", "justice-involved"]),
+            *factories.terms(PAYMENT, ["medicaid", "private-insurance", "sliding-fee"]),
+        ],
+    )
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{live_server.url}/directory/")
     page.get_by_label("Has a bed or slot free now").check()
@@ -146,8 +157,12 @@ def test_on_a_phone_a_search_lands_on_its_results(page: Page, live_server, listi
     # The filters come first on a narrow screen; the search scrolls past them to what it found.
     expect(page.get_by_role("heading", name="1 service", exact=True)).to_be_in_viewport()
     expect(page.get_by_role("link", name="Harbor House for Women")).to_be_in_viewport()
+    assert_fits_a_phone(page, "the public search")
     page.get_by_role("link", name="Change the search").click()
     expect(page.get_by_label("Search words")).to_be_in_viewport()
+    page.get_by_role("link", name="Harbor House for Women").click()
+    expect(page.get_by_text("Needs, populations and payment")).to_be_visible()
+    assert_fits_a_phone(page, "the public service page")
 
     # Beside the filters, the page stays at its top, title and all.
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from referloop.referrals.models import Referral, Status
+from tests.browser.test_shell_browser import assert_fits_a_phone
 from tests.referrals import factories
 from tests.referrals.test_reply_page import reply_path
 
@@ -25,8 +26,7 @@ def test_partner_answers_on_a_phone(page: Page, live_server, sent):
     expect(page.get_by_role("heading", name=sent.tracking_id, level=1)).to_be_visible()
     expect(page.get_by_role("heading", name="What happened with this referral?")).to_be_visible()
     expect(page.get_by_text("Dana Rivers", exact=True)).to_be_visible()
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, "the reply page scrolls sideways at 375 px"
+    assert_fits_a_phone(page, "the reply page")
 
     # "Why not?" follows "Not accepted" only once it is chosen.
     why = page.get_by_label("Why not?")

@@ -22,6 +22,11 @@ def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD):
     page.get_by_role("button", name="Sign in").click()
 
 
+def assert_fits_a_phone(page: Page, what: str) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{what} scrolls sideways at {page.viewport_size['width']} px"
+
+
 def test_sign_in_and_clear_the_setup_item(page: Page, live_server, browser_cast):
     sign_in(page, live_server.url, browser_cast.admin_a.email)
 
@@ -70,12 +75,26 @@ def test_wrong_password_says_so_and_bad_policy_input_is_explained(
 
 def test_usable_on_a_phone(page: Page, live_server, browser_cast):
     page.set_viewport_size({"width": 375, "height": 740})
-    sign_in(page, live_server.url, browser_cast.coordinator.email)
+    referral = referral_factories.sample_referral(
+        agency=browser_cast.agency_a, actor=browser_cast.coordinator
+    )
+    sign_in(page, live_server.url, browser_cast.admin_a.email)  # every settings tab and action
     expect(page.get_by_role("heading", name="Worklist", level=1)).to_be_visible()
-    for path in ("/worklist/", "/settings/members/"):
+    for path in (
+        "/worklist/",
+        "/referrals/",
+        "/referrals/codes/",
+        f"/referrals/{referral.pk}/",
+        "/clients/",
+        f"/clients/{referral.client_id}/",
+        "/services/",
+        "/settings/agency/",
+        "/settings/members/",
+        "/settings/outbox/",
+        "/settings/audit/",
+    ):
         page.goto(f"{live_server.url}{path}")
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{path} scrolls sideways at 375 px"
+        assert_fits_a_phone(page, path)
     # Landmarks and a skip link are there for keyboard and screen-reader users.
     expect(page.get_by_role("main")).to_have_count(1)
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
