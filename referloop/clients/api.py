@@ -13,6 +13,7 @@ from ninja import Status as HttpStatus
 from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
+from referloop.api.schemas import InputSchema
 from referloop.clients import selectors, services
 from referloop.clients.models import Category, Client, Consent, RecipientClass, Signer
 from referloop.core.access import api_require
@@ -41,7 +42,7 @@ Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
 # --- schemas -----------------------------------------------------------------------------------
 
 
-class SafeContactIn(Schema):
+class SafeContactIn(InputSchema):
     """Only the rules given change; the others keep their value."""
 
     do_not_contact: bool = False
@@ -55,7 +56,7 @@ class SafeContactIn(Schema):
     safe_contact_note: Text(1000) = ""
 
 
-class ClientIn(Schema):
+class ClientIn(InputSchema):
     first_name: Text(100, required=True)
     last_name: Text(100, required=True)
     preferred_name: Text(100) = ""
@@ -70,7 +71,7 @@ class ClientIn(Schema):
     )
 
 
-class ClientPatch(Schema):
+class ClientPatch(InputSchema):
     """Only the fields given change. `version` is the one the caller last read: if someone
     changed the client since, nothing is saved and the answer is a 409."""
 
@@ -181,7 +182,7 @@ class OrganizationRef(Schema):
     name: str
 
 
-class ConsentIn(Schema):
+class ConsentIn(InputSchema):
     """The recipient is either one organization of the network's directory
     (`recipient_organization`, an id) or a class of recipients (`recipient_class`); the expiry is
     exactly one of `expires_on`, `expiry_event` or `no_expiry`."""
@@ -226,7 +227,7 @@ class ConsentOut(Schema):
         return obj.state_at()
 
 
-class RevokeIn(Schema):
+class RevokeIn(InputSchema):
     method: Text(200, required=True) = Field(
         description='How the client revoked it, e.g. "in writing, signed form"'
     )

@@ -14,6 +14,7 @@ from ninja import Status as HttpStatus
 from ninja.errors import HttpError
 from pydantic import Field
 
+from referloop.api.schemas import InputSchema
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.models import AuditEvent
@@ -268,7 +269,7 @@ class ServiceOut(Schema):
     can_edit: bool
 
 
-class ListingPlaceIn(Schema):
+class ListingPlaceIn(InputSchema):
     address_1: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
     address_2: str = Field("", max_length=300, pattern=NO_NUL)
     city: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
@@ -278,7 +279,7 @@ class ListingPlaceIn(Schema):
     )
 
 
-class ListingIn(Schema):
+class ListingIn(InputSchema):
     """Only the fields given change (a PATCH); a list given replaces the listing's list."""
 
     name: str = Field(None, min_length=1, max_length=300, pattern=NO_NUL)
@@ -313,13 +314,17 @@ class ListingCreateIn(ListingIn):
     name: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
 
 
-class CapacityIn(Schema):
+class CapacityIn(InputSchema):
     unit: str = Field(
         CapacityUnit.BEDS, max_length=20, pattern=NO_NUL, description="beds, slots or appointments"
     )
     available: int = Field(description="How many are free now (0 if none)")
-    maximum: int | None = Field(None, description="How many there are in all")
-    waitlist: bool = False
+    maximum: int | None = Field(
+        None, description="How many there are in all; left out, the unit keeps its own"
+    )
+    waitlist: bool = Field(
+        False, description="The waitlist is open; left out, the unit keeps its own"
+    )
 
 
 # --- shaping -----------------------------------------------------------------------------------
@@ -683,12 +688,13 @@ def directory_capacity_update(request, service_id: int, payload: CapacityIn):
         raise HttpError(
             403, "Only staff of the agency that runs this listing may update its capacity."
         )
+    given = payload.model_dump(exclude_unset=True)
     capacity = services.capacity_update(
         service=service,
         unit=payload.unit,
         available=payload.available,
-        maximum=payload.maximum,
-        waitlist=payload.waitlist,
+        maximum=given.get("maximum", services.UNCHANGED),
+        waitlist=given.get("waitlist", services.UNCHANGED),
         actor=request.user,
     )
     return _capacity(capacity, request.agency.policies.capacity_stale_days)

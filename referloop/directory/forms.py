@@ -19,6 +19,7 @@ from referloop.directory.search import (
     MAX_WITHIN_MILES,
     DirectoryQuery,
 )
+from referloop.directory.selectors import location_shared
 from referloop.directory.services import LISTING_FIELDS, LISTING_VOCABULARIES, ListingPlace
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
@@ -121,6 +122,9 @@ class DirectorySearchForm(forms.Form):
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
     has_capacity = forms.BooleanField(label="Has a bed or slot free now", required=False)
+    include_inactive = forms.BooleanField(
+        label="Also closed and inactive listings", required=False
+    )  # staff only: the public directory lists only what is open
     # Set by "use my location" (or a link); hidden from the form itself.
     lat = forms.FloatField(
         label="Latitude",
@@ -147,9 +151,11 @@ class DirectorySearchForm(forms.Form):
         widget=forms.HiddenInput,
     )
 
-    def __init__(self, *args, per_page: int = DEFAULT_PER_PAGE, **kwargs):
+    def __init__(self, *args, public: bool = False, per_page: int = DEFAULT_PER_PAGE, **kwargs):
         self.per_page = per_page
         super().__init__(*args, **kwargs)
+        if public:
+            del self.fields["include_inactive"]
 
     def __iter__(self):
         # The pager's links carry `page`; the form never re-submits it, so changing a filter
@@ -173,6 +179,8 @@ class DirectorySearchForm(forms.Form):
             self.add_error(
                 "postal_code", "ZIP code: search near a ZIP code or near your location, not both."
             )
+        if "page" in self.errors:  # no field shows the page: its error is the form's
+            self.add_error(None, self.errors.pop("page"))
         return cleaned
 
     def to_query(self) -> DirectoryQuery:
@@ -192,6 +200,7 @@ class DirectorySearchForm(forms.Form):
             postal_code=data.get("postal_code") or "",
             within_miles=data.get("within_miles"),
             has_capacity=bool(data.get("has_capacity")),
+            include_inactive=bool(data.get("include_inactive")),
             page=data.get("page") or 1,
             per_page=self.per_page,
         )
@@ -417,6 +426,12 @@ class ListingForm(forms.Form):
         if len(places) > 1:
             for field in cls.PLACE:
                 del form.fields[field]
+        elif places and location_shared(places[0], but=service):
+            form.fields[
+                "address_1"
+            ].help_text = (
+                "Other listings are at this address too: a new address moves only this one."
+            )
         return form
 
     def listing_arguments(self) -> dict:

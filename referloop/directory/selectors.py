@@ -17,6 +17,7 @@ from referloop.directory.models import (
     CapacityReading,
     Contact,
     Language,
+    Location,
     Phone,
     PostalCode,
     RequiredDocument,
@@ -247,3 +248,8 @@ def _listing_item(service: Service, *, days: int, now: datetime) -> DueItem:
         action_label="Verify listing",
         action_url=reverse("directory:service_detail", args=[service.pk]),
     )
+
+
+def location_shared(location: Location, *, but: Service) -> bool:
+    """Other listings are at this location too (a site with several programs)."""
+    return ServiceAtLocation.objects.filter(location=location).exclude(service=but).exists()

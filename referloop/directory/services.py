@@ -31,7 +31,7 @@ from referloop.directory.models import (
 )
 from referloop.directory.postal import US_ZIP
 from referloop.directory.search import GENDERS, LANGUAGE_CODE, LANGUAGE_NAMES
-from referloop.directory.selectors import postal_code_point
+from referloop.directory.selectors import location_shared, postal_code_point
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
 # The vocabularies whose terms search scores, so whose terms are in `Service.match_keys` (the
@@ -145,29 +145,39 @@ def _capacity_numbers(available, maximum) -> tuple[int, int | None]:
     return available, maximum
 
 
+# A capacity figure the caller did not give: the unit keeps the one it has.
+UNCHANGED = object()
+
+
 @transaction.atomic
 def capacity_update(
     *,
     service: Service,
     unit: str,
     available: int,
-    maximum: int | None,
-    waitlist: bool,
+    maximum=UNCHANGED,
+    waitlist=UNCHANGED,
     actor=None,
     at=None,
 ) -> ServiceCapacity:
-    """Records the current capacity of one unit of a service and keeps its history."""
+    """Records the current capacity of one unit of a service and keeps its history. A maximum
+    or waitlist flag left UNCHANGED keeps the unit's own (none and no waitlist for a new unit),
+    and `available` is checked against the maximum that results."""
     if unit not in CapacityUnit.values:
         raise DomainError(
             f"Unknown unit '{unit}'; use one of: {', '.join(CapacityUnit.values)}.", field="unit"
         )
-    available, maximum = _capacity_numbers(available, maximum)
-    now = at or timezone.now()
     capacity = (
         ServiceCapacity.objects.select_for_update().filter(service=service, unit=unit).first()
     )
     if capacity is None:
         capacity = ServiceCapacity(service=service, unit=unit, network_id=service.network_id)
+    if maximum is UNCHANGED:
+        maximum = capacity.maximum
+    if waitlist is UNCHANGED:
+        waitlist = capacity.waitlist
+    available, maximum = _capacity_numbers(available, maximum)
+    now = at or timezone.now()
     capacity.available, capacity.maximum, capacity.waitlist = available, maximum, bool(waitlist)
     capacity.updated_at, capacity.updated_by = now, actor
     capacity.save()
@@ -361,7 +371,8 @@ def listing_update(
 
 
 def _parts_given(terms, languages, place, phone) -> list[str]:
-    given = {"terms": terms, "languages": languages, "place": place, "phone": phone}
+    # No vocabulary given is no terms given: the terms were not set.
+    given = {"terms": terms or None, "languages": languages, "place": place, "phone": phone}
     return [part for part, value in given.items() if value is not None]
 
 
@@ -411,6 +422,8 @@ def _listing_write(
     chosen_terms = _vocabulary_terms(terms or {})
     now = timezone.now()
     changed = []
+    if changes.get("genders_served"):  # each once, in the order given
+        changes = {**changes, "genders_served": list(dict.fromkeys(changes["genders_served"]))}
     for field, value in changes.items():
         value = value.strip() if isinstance(value, str) else value
         if getattr(service, field) != value:
@@ -483,9 +496,10 @@ def service_languages_set(*, service: Service, languages) -> None:
 
 def _place_write(service: Service, place: ListingPlace, point) -> None:
     """The service's one location gets `place` as its physical address; one is made (under the
-    service's organization) when it has none. The map point moves to the ZIP code's centroid
-    only when the ZIP code changes or there was none: a point imported from a geocoded source
-    is more precise than a centroid."""
+    service's organization) when it has none, or when the location is a site other listings
+    share: those stay where they are, and this listing moves to a location of its own. The map
+    point moves to the ZIP code's centroid only when the ZIP code changes or there was none: a
+    point imported from a geocoded source is more precise than a centroid."""
     links = list(ServiceAtLocation.objects.filter(service=service).select_related("location")[:2])
     if len(links) > 1:
         raise DomainError(
@@ -501,20 +515,22 @@ def _place_write(service: Service, place: ListingPlace, point) -> None:
         "postal_code": place.postal_code.strip(),
     }
     if not links:
-        location = Location.objects.create(
-            network_id=service.network_id,
-            organization_id=service.organization_id,
-            name=service.name,
-            latitude=point.latitude,
-            longitude=point.longitude,
-        )
         ServiceAtLocation.objects.create(
-            network_id=service.network_id, service=service, location=location
+            network_id=service.network_id,
+            service=service,
+            location=_location_made(service, parts, point),
         )
-        Address.objects.create(network_id=service.network_id, location=location, **parts)
         return
-    location = links[0].location
+    link = links[0]
+    location = link.location
     address = location.addresses.filter(address_type="physical").order_by("pk").first()
+    unchanged = address is not None and all(
+        getattr(address, field) == value for field, value in parts.items()
+    )
+    if not unchanged and location_shared(location, but=service):
+        link.location = _location_made(service, parts, point)
+        link.save(update_fields=["location"])
+        return
     moved = address is None or address.postal_code.strip()[:5] != parts["postal_code"][:5]
     if moved or location.latitude is None:
         location.latitude, location.longitude = point.latitude, point.longitude
@@ -525,6 +541,20 @@ def _place_write(service: Service, place: ListingPlace, point) -> None:
         for field, value in parts.items():
             setattr(address, field, value)
         address.save(update_fields=list(parts))
+
+
+def _location_made(service: Service, parts: dict, point) -> Location:
+    """A new location of the service's organization, named after the service, at the ZIP
+    code's centroid, with `parts` as its physical address."""
+    location = Location.objects.create(
+        network_id=service.network_id,
+        organization_id=service.organization_id,
+        name=service.name,
+        latitude=point.latitude,
+        longitude=point.longitude,
+    )
+    Address.objects.create(network_id=service.network_id, location=location, **parts)
+    return location
 
 
 def _phone_write(service: Service, number: str) -> None:

@@ -25,7 +25,7 @@ from referloop.directory.search import directory_search
 def _search_context(request, *, network, public: bool) -> dict:
     # The viewer's agency decides when a bed count is too old to trust; the public sees the default.
     agency = None if public else request.agency
-    form = DirectorySearchForm(request.GET)
+    form = DirectorySearchForm(request.GET, public=public)
     page = None
     if form.is_valid():
         try:

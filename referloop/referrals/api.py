@@ -17,6 +17,7 @@ from ninja import Status as HttpStatus
 from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
+from referloop.api.schemas import InputSchema
 from referloop.clients.api import Email, Text
 from referloop.clients.models import Category, Channel, Client, Consent
 from referloop.core.access import api_require
@@ -230,7 +231,7 @@ class ReferralFilters(Schema):
     )
 
 
-class ReferralIn(Schema):
+class ReferralIn(InputSchema):
     """A draft referral. `needs` are codes of the "Referloop needs" vocabulary; `categories`
     are what the packet will share (the consent must cover them when it is sent)."""
 
@@ -248,11 +249,11 @@ class ReferralIn(Schema):
     owner: int | None = Field(None, ge=1, description="A member's user id (default: you)")
 
 
-class SendIn(Schema):
+class SendIn(InputSchema):
     version: int | None = Field(None, ge=1, description="The version you last read")
 
 
-class TransitionIn(Schema):
+class TransitionIn(InputSchema):
     status: Status
     disposition: Code | None = Field(None, description="A code of GET /dispositions")
     reason: Text(500) = Field("", description="Required for rejected, cancelled, on hold, failed")
@@ -260,17 +261,17 @@ class TransitionIn(Schema):
     version: int | None = Field(None, ge=1, description="The version you last read")
 
 
-class FollowUpIn(Schema):
+class FollowUpIn(InputSchema):
     channel: Literal["call", "email", "visit", "text", "other"] = "call"
     note: Text(4000) = ""
     version: int | None = Field(None, ge=1, description="The version you last read")
 
 
-class NoteIn(Schema):
+class NoteIn(InputSchema):
     note: Text(4000, required=True)
 
 
-class ContactAttemptIn(Schema):
+class ContactAttemptIn(InputSchema):
     note: Text(4000) = ""
 
 

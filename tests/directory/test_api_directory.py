@@ -32,7 +32,10 @@ def get(path, raw=None, **params):
 def post(path, raw=None, body=None):
     headers = {"Authorization": f"Bearer {raw}"} if raw else {}
     return Client().post(
-        path, json.dumps(body or {}), content_type="application/json", headers=headers
+        path,
+        json.dumps({} if body is None else body),
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -270,6 +273,7 @@ def test_staff_of_the_running_agency_update_capacity(cast, world, coordinator_to
     ("body", "field"),
     [
         ({"available": 11, "maximum": 10}, "available"),
+        ({"available": 11}, "available"),  # above the maximum the unit keeps (10)
         ({"available": -1}, "available"),
         ({"available": 1, "maximum": -3}, "maximum"),
         ({"available": 1_000_000}, "available"),
@@ -283,9 +287,34 @@ def test_bad_numbers_are_400_naming_the_field(cast, world, coordinator_token, bo
     assert ServiceCapacity.objects.get(service=world["harbor"]).available == 3  # unchanged
 
 
-@pytest.mark.parametrize("body", [{}, {"available": "many"}, {"available": 1, "waitlist": "?"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"available": "many"},
+        {"available": 1, "waitlist": "?"},
+        {"available": True},  # JSON true is not the number 1
+        {"available": "5"},
+        {"available": 1, "maximum": False},
+        {"available": 1, "waitlist": 1},
+        {"available": 1, "maximun": 12},  # a misspelt field is refused, not skipped
+        [1, 2],
+        "5",
+    ],
+)
 def test_malformed_bodies_are_422(cast, world, coordinator_token, body):
     assert post(capacity_url(world["harbor"]), coordinator_token, body).status_code == 422
+    capacity = ServiceCapacity.objects.get(service=world["harbor"])
+    assert (capacity.available, capacity.maximum) == (3, 10)
+
+
+def test_a_figure_left_out_keeps_the_units_own(cast, world, coordinator_token):
+    url = capacity_url(world["harbor"])
+    post(url, coordinator_token, {"available": 2, "maximum": 10, "waitlist": True})
+    body = post(url, coordinator_token, {"available": 4}).json()
+    assert (body["available"], body["maximum"], body["waitlist"]) == (4, 10, True)
+    body = post(url, coordinator_token, {"available": 12, "maximum": None}).json()
+    assert (body["available"], body["maximum"]) == (12, None)  # a null maximum clears it
 
 
 def test_an_auditor_may_not_update_capacity(cast, world):

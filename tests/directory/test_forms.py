@@ -88,7 +88,9 @@ def test_a_point_instead_of_a_zip_code():
             "postal_code",
             "ZIP code: search near a ZIP code or near your location, not both.",
         ),
-        ({"page": "0"}, "page", "Page: enter a whole number from 1 to 10000."),
+        # No field shows the page: its error is the form's, which the summary lists.
+        ({"page": "0"}, "__all__", "Page: enter a whole number from 1 to 10000."),
+        ({"page": "abc"}, "__all__", "Page: enter a whole number from 1 to 10000."),
         ({"q": "x" * 201}, "q", "Search words: at most 200 characters."),
     ],
 )
@@ -103,7 +105,7 @@ def test_errors_name_their_field(data, field, says):
 def test_nul_bytes_are_refused(field):
     form = DirectorySearchForm({field: "6\x0027"})
     assert not form.is_valid()
-    assert field in form.errors
+    assert ("__all__" if field == "page" else field) in form.errors
 
 
 def test_the_form_drives_the_search(cast):

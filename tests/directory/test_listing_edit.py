@@ -586,3 +586,55 @@ def test_the_api_moves_a_listing_and_changes_its_phone(cast, placed):
     )
     assert (refused.status_code, refused.json()["field"]) == (400, "postal_code")
     assert _where(placed)[0] == "9 New Rd"
+
+
+def test_a_new_address_moves_only_this_listing_from_a_shared_site(cast, placed):
+    site = Location.objects.get(service_at_locations__service=placed)
+    neighbour = factories.service(
+        organization=placed.organization, name="Neighbour", locations=[site]
+    )
+    form = client_for(cast.coordinator).get(f"/services/{placed.pk}/edit/").content.decode()
+    assert "Other listings are at this address too" in form
+
+    services.listing_update(service=placed, changes={}, place=_place(address_1="100 Main St"))
+    assert Location.objects.get(service_at_locations__service=placed) == site  # the same address
+
+    services.listing_update(
+        service=placed, changes={}, place=_place(address_1="9 New Rd", postal_code="62702")
+    )
+    assert _where(placed) == ("9 New Rd", "62702", 39.78, -89.66)
+    assert _where(neighbour) == ("100 Main St", "62701", 39.81234, -89.64321)  # stays put
+    moved_to = Location.objects.get(service_at_locations__service=placed)
+    assert moved_to != site and moved_to.organization_id == placed.organization_id
+    # The site is its own again: the next new address is written in place.
+    services.listing_update(service=placed, changes={}, place=_place(address_1="10 New Rd"))
+    assert Location.objects.get(service_at_locations__service=placed) == moved_to
+
+
+def test_the_audit_names_only_the_parts_given_and_genders_are_kept_once(cast, harbor):
+    response = _patch(
+        cast.coordinator,
+        cast.agency_a,
+        harbor,
+        {"alternate_name": "HHB", "genders_served": ["female", "female"]},
+    )
+    assert response.status_code == 200
+    assert response.json()["genders_served"] == ["female"]
+    audit = AuditEvent.objects.filter(action="listing_update").latest("pk")
+    assert audit.detail["fields"] == ["alternate_name", "genders_served"]
+    assert audit.detail["parts"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[1], [], "x", 123, {"name": "Harbor", "maximun_age": 30}, {"minimum_age": True}],
+    ids=["list", "empty list", "string", "number", "unknown field", "true as a number"],
+)
+def test_the_api_refuses_a_body_it_cannot_read_and_changes_nothing(cast, harbor, body):
+    before = (harbor.updated_at, AuditEvent.objects.filter(action="listing_update").count())
+    assert _patch(cast.coordinator, cast.agency_a, harbor, body).status_code == 422
+    harbor.refresh_from_db()
+    assert (harbor.updated_at, AuditEvent.objects.filter(action="listing_update").count()) == (
+        before
+    )
+    assert harbor.minimum_age == 18

@@ -2,6 +2,7 @@
 
 from datetime import time, timedelta
 
+import pytest
 import time_machine
 from django.utils import timezone
 
@@ -155,8 +156,30 @@ def test_a_search_lands_on_its_results_and_the_pager_keeps_it(client, cast):
     assert 'href="?q=detox&amp;page=3#results" rel="next"' in text
 
 
-def test_a_refused_search_stays_on_its_error_summary(client):
-    response = client.get("/directory/?age=abc")
+@pytest.mark.parametrize(
+    ("asked", "says"),
+    [
+        ("age=abc", "Age: enter a whole number from 0 to 120."),
+        ("page=0", "Page: enter a whole number from 1 to 10000."),  # no field shows the page
+        ("page=abc", "Page: enter a whole number from 1 to 10000."),
+    ],
+)
+def test_a_refused_search_stays_on_its_error_summary(client, asked, says):
+    response = client.get(f"/directory/?{asked}")
     assert response.status_code == 400
-    assert "Age: enter a whole number" in response.text
+    summary = response.text.split("data-error-summary>", 1)[1].split("</div>", 1)[0]
+    assert says in summary
     assert 'id="results"' not in response.text  # "#results" has no target: the page stays on top
+
+
+def test_staff_may_ask_for_closed_and_inactive_listings_the_public_never_sees(client, cast):
+    organization = factories.organization(network=cast.network, agency=cast.agency_a)
+    factories.service(organization=organization, name="Harbor Day Program")
+    factories.service(organization=organization, name="Harbor Night Program", status="inactive")
+    staff = client_for(cast.coordinator)
+    assert "Harbor Night Program" not in staff.get("/services/?q=harbor").text
+    found = staff.get("/services/?q=harbor&include_inactive=on").text
+    assert "Harbor Night Program" in found and "Harbor Day Program" in found
+    public = client.get("/directory/?q=harbor&include_inactive=on").text
+    assert "Harbor Night Program" not in public
+    assert 'name="include_inactive"' not in public
