@@ -36,8 +36,7 @@ STOP_WORDS = frozenset(
     once here there when where why how all any both each few more most other some such no nor not
     only own same so than too very s t can will just don should now""".split()  # noqa: SIM905
 )
-MAX_WORDS = 16
-MAX_WORD_LENGTH = 100
+MAX_WORDS = 16  # a search of more is refused (search._normalize): each word is a condition
 _WORD = re.compile(r"[^\W_]+")
 
 SQLITE_TABLE = """
@@ -125,16 +124,13 @@ def sqlite_fts_ensure(db_connection) -> bool:
 
 def search_words(text: str | None) -> list[str]:
     """The words a text search looks for: lower-case runs of letters/digits, no stop words,
-    no repeats, at most MAX_WORDS. Anything else in the input (quotes, operators, NUL) is
-    dropped here, so it can never reach a query."""
-    words: list[str] = []
-    for word in _WORD.findall((text or "").lower()):
-        if word in STOP_WORDS or len(word) > MAX_WORD_LENGTH or word in words:
-            continue
-        words.append(word)
-        if len(words) == MAX_WORDS:
-            break
-    return words
+    no repeats. Anything else in the input (quotes, operators, NUL) is dropped here, so it can
+    never reach a query; every word is kept, as every word must match."""
+    return list(
+        dict.fromkeys(
+            word for word in _WORD.findall((text or "").lower()) if word not in STOP_WORDS
+        )
+    )
 
 
 class TextMatch(Func):

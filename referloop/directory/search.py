@@ -244,6 +244,12 @@ def _normalize(query: DirectoryQuery) -> DirectoryQuery:
     text = _clean_text(query.text)
     if len(text) > MAX_TEXT:
         raise DomainError(f"Search words: at most {MAX_TEXT} characters.", field="q")
+    if len(fulltext.search_words(text)) > fulltext.MAX_WORDS:
+        raise DomainError(
+            f"Search words: at most {fulltext.MAX_WORDS} words (short ones such as “the” and "
+            "“for” aside); every word must match, so fewer find more.",
+            field="q",
+        )
     age = query.age
     if age is not None and (
         isinstance(age, bool) or not isinstance(age, int) or not 0 <= age <= 120

@@ -562,7 +562,19 @@ def test_the_words_searched(cast):
         "o",
     ]
     assert fulltext.search_words("\x00") == []
-    assert len(fulltext.search_words(" ".join(f"w{i}" for i in range(40)))) == fulltext.MAX_WORDS
+
+
+def test_every_word_must_match_so_none_is_dropped(cast, org):
+    factories.service(organization=org, name="Medically monitored detox")
+    assert names(search(cast.network, text="detox " + "z" * 150)) == []  # no word that long
+    sixteen = " ".join(["detox", *(f"w{i}" for i in range(15))])
+    assert names(search(cast.network, text=sixteen)) == []
+    with pytest.raises(DomainError) as refused:
+        search(cast.network, text=f"{sixteen} w15")
+    assert refused.value.field == "q"
+    assert refused.value.message.startswith("Search words: at most 16 words")
+    # Stop words and repeats are not words searched: they count for nothing.
+    assert names(search(cast.network, text="the detox " * 20)) == ["Medically monitored detox"]
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 triggers")
