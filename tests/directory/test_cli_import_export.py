@@ -105,6 +105,8 @@ def test_export_writes_json_or_a_datapackage(db, tmp_path):
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     with pytest.raises(CommandError, match="is a file"):
         run("export", "hsds", str(tmp_path / "a-file"))
+    with pytest.raises(CommandError, match="give the path to write"):
+        run("export", "hsds", " ")  # not the current folder by accident
 
 
 class FakeTerminal(StringIO):

@@ -624,6 +624,40 @@ def test_malformed_csv_rows_are_errors(db, tmp_path):
     assert not report.written
 
 
+def _only_error(path, network) -> str:
+    report = hsds_import(path=path, network=network)
+    (error,) = report.errors
+    assert not report.written
+    return error.reason
+
+
+def test_files_that_would_break_the_reader_are_one_clear_error(db, tmp_path):
+    network = make_network()
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000, encoding="utf-8")
+    assert _only_error(deep, network) == "malformed JSON: lists or objects nested too deeply"
+    # Two "Git symlinks" naming each other: the first pointer is followed, not the second.
+    (tmp_path / "a.json").write_text("b.json", encoding="utf-8")
+    (tmp_path / "b.json").write_text("a.json", encoding="utf-8")
+    assert _only_error(tmp_path / "a.json", network).startswith("malformed JSON")
+    long_name = tmp_path / ("a" * 300 + ".json")
+    assert _only_error(long_name, network) == "cannot read: File name too long"
+
+
+def test_a_package_reads_only_its_own_folder_and_any_csv_name(db, tmp_path):
+    folder = copy_fixture("hsds-1.1.1", tmp_path)
+    (folder / "organizations.csv").rename(folder / "Organizations.CSV")
+    (folder / "datapackage.json").write_text(
+        json.dumps({"resources": [{"path": "/etc/hostname"}, {"path": "x" * 300 + ".csv"}]}),
+        encoding="utf-8",
+    )
+    report = import_ok(folder, make_network())
+    assert report.count("organizations").created > 0  # Organizations.CSV was read
+    warnings = {(w.file, w.reason) for w in report.warnings}
+    assert ("/etc/hostname", "outside the package's folder: not read") in warnings
+    assert ("x" * 200, "listed in datapackage.json but not found") in warnings
+
+
 def test_a_path_that_is_not_hsds_is_an_error(db, tmp_path):
     (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     for path in (tmp_path / "notes.txt", tmp_path / "missing.json"):

@@ -102,6 +102,8 @@ import_command.add_arguments = _import_arguments
 
 def export_command(*, command, path: str, network: str | None = None, **options):
     """Export the directory as HSDS 3.0: PATH ending in .json gets JSON, else a datapackage."""
+    if not path.strip():
+        raise CommandError("give the path to write: a folder, or a file ending in .json")
     network_row = _network(network)
     target = Path(path)
     try:

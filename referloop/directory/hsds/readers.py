@@ -74,7 +74,11 @@ class Dataset:
 
 def read_dataset(path: str | Path) -> Dataset:
     path = Path(path)
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:  # e.g. a name longer than the system allows
+        raise InputError(Problem(path.name, None, "", f"cannot read: {exc.strerror}")) from None
+    if not exists:
         raise InputError(Problem(str(path), None, "", "no such file or folder"))
     if path.is_dir():
         descriptor = path / "datapackage.json"
@@ -130,7 +134,7 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(Problem(path.name, None, "", f"cannot read: {exc.strerror}")) from None
 
 
-def _load_json(path: Path, problems: list[Problem]) -> Any:
+def _load_json(path: Path, problems: list[Problem], *, pointed_to: bool = False) -> Any:
     raw = _read_bytes(path)
     if not raw.startswith(_BOMS):
         # orjson reads UTF-8 bytes several times faster than decode + json.loads; whatever it
@@ -141,13 +145,23 @@ def _load_json(path: Path, problems: list[Problem]) -> Any:
     text = decode(raw, path.name, problems)
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InputError(
+            Problem(path.name, None, "", "malformed JSON: lists or objects nested too deeply")
+        ) from None
     except json.JSONDecodeError as exc:
         pointer = text.strip()
-        # A Git symlink checked out as a file holds the target path (e.g. "../../datapackage.json").
-        if pointer.endswith(".json") and "\n" not in pointer and len(pointer) < 300:
+        # A Git symlink checked out as a file holds the target path (e.g. "../../datapackage.json");
+        # followed once: a pointer to a pointer is not one.
+        if (
+            not pointed_to
+            and pointer.endswith(".json")
+            and "\n" not in pointer
+            and len(pointer) < 300
+        ):
             target = (path.parent / pointer).resolve()
-            if target.is_file() and target != path.resolve():
-                return _load_json(target, problems)
+            if _is_file(target) and target != path.resolve():
+                return _load_json(target, problems, pointed_to=True)
         raise InputError(
             Problem(
                 path.name,
@@ -156,6 +170,14 @@ def _load_json(path: Path, problems: list[Problem]) -> Any:
                 f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
             )
         ) from None
+
+
+def _is_file(path: Path) -> bool:
+    """A readable name of a file (a name the system refuses, e.g. too long, is not one)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 # --- tabular -----------------------------------------------------------------------------------
@@ -196,16 +218,20 @@ def _read_tabular(
 ) -> Dataset:
     dataset = Dataset(source=source, format="tabular")
     files: dict[str, Path] = {}
+    inside = folder.resolve()
     for name in resources or []:
         file = folder / name
-        if file.is_file():
-            files[file.name] = file
+        if not _is_file(file):
+            reason = "listed in datapackage.json but not found"
+        elif not file.resolve().is_relative_to(inside):
+            reason = "outside the package's folder: not read"
         else:
-            dataset.problems.append(
-                Problem(name, None, "", "listed in datapackage.json but not found", WARNING)
-            )
-    for file in sorted(folder.glob("*.csv")):
-        files.setdefault(file.name, file)
+            files[file.name] = file
+            continue
+        dataset.problems.append(Problem(name[:200], None, "", reason, WARNING))
+    for file in sorted(folder.iterdir()):
+        if file.suffix.lower() == ".csv" and _is_file(file):  # "Services.CSV" too
+            files.setdefault(file.name, file)
     if not files:
         raise InputError(Problem(Path(source).name, None, "", "no CSV files found"))
     headers: dict[str, list[str]] = {}
