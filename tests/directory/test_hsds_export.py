@@ -26,6 +26,7 @@ from tests.directory.hsds_support import (
     SHARED,
     capacity_service,
     directory_counts,
+    global_counts,
     import_ok,
     make_network,
     needs_shared,
@@ -135,11 +136,6 @@ def test_tabular_export_round_trips_into_another_network(directory, tmp_path):
         ours, theirs = _read_csv(path), _read_csv(second / path.name)
         if path.name == "services.csv":
             for a, b in zip(ours, theirs, strict=True):
-                # With no assured_date, HSDS last_modified stands for the last check, so a
-                # service never verified here arrives verified as of its last change.
-                if not a["assured_date"]:
-                    assert b["assured_date"] == a["last_modified"][:10]
-                    a["assured_date"] = b["assured_date"]
                 a.pop("last_modified"), b.pop("last_modified")  # when each copy was written
         assert ours == theirs, path.name
 
@@ -155,13 +151,31 @@ def test_json_export_round_trips_into_another_network(directory, tmp_path):
     for model in ("Service", "ServiceAtLocation", "ServiceCapacity", "ServiceAttribute"):
         assert ours[model] == theirs[model], model
     exported, copied = json.loads(path.read_text("utf-8")), hsds_export_json(network=copy)
-    assert _comparable(copied, exported) == _comparable(exported, exported)
+    assert _comparable(copied) == _comparable(exported)
 
 
-def _comparable(items: list[dict], original: list[dict]) -> dict:
+@pytest.mark.parametrize("form", ["json", "tabular"])
+def test_the_networks_own_export_imported_back_changes_nothing(directory, tmp_path, form):
+    """The export names each row by its hsds_id, not by the id its source gave it (a non-UUID
+    such as "org-1"): importing it back matches every row by that id, again and again."""
+    path = tmp_path / ("services.json" if form == "json" else "package")
+    if form == "json":
+        hsds_write_json(network=directory, path=path)
+    else:
+        hsds_export_tabular(network=directory, directory=path)
+    before = (directory_counts(directory), global_counts())
+    for _ in range(2):
+        report = import_ok(path, directory)
+        assert (directory_counts(directory), global_counts()) == before  # readings too
+        assert {table: counts.created for table, counts in report.counts.items()} == {
+            table: 0 for table in report.counts
+        }
+        assert all(counts.updated == 0 for counts in report.counts.values()), report.counts
+
+
+def _comparable(items: list[dict]) -> dict:
     """Services by id, lists in id order (the order rows were inserted differs); last_modified
-    dropped (when each copy was written), and assured_date too where the original had none
-    (the copy takes the original's last_modified for it, as HSDS intends)."""
+    dropped (when each copy was written)."""
 
     def ordered(value):
         if isinstance(value, dict):
@@ -170,13 +184,10 @@ def _comparable(items: list[dict], original: list[dict]) -> dict:
             return sorted((ordered(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True))
         return value
 
-    unverified = {item["id"] for item in original if "assured_date" not in item}
     result = {}
     for item in items:
         item = dict(item)
         item.pop("last_modified")
-        if item["id"] in unverified:
-            item.pop("assured_date", None)
         result[item["id"]] = ordered(item)
     return result
 

@@ -88,7 +88,9 @@ class Planned:
 SOURCES = {
     "website": ("website", "url"),
     "fees_description": ("fees_description", "fees"),
-    "last_verified_at": ("assured_date", "last_modified"),
+    # When it was last checked; not last_modified (when it last changed): an edit, a re-export
+    # or a copy changes a record without anyone checking it.
+    "last_verified_at": ("assured_date",),
     "address_2": ("address_2", "address_3", "address_4"),
     "byday": ("byday", "weekday"),
     "name": ("name", "term", "service_area"),
@@ -329,7 +331,6 @@ def services(m: Mapper, row: Row) -> None:
     if minimum_age is not None and maximum_age is not None and minimum_age > maximum_age:
         row.error("maximum_age", f"{maximum_age} is below the minimum age {minimum_age}")
     assured = row.get("assured_date", P.iso_datetime)
-    modified = row.get("last_modified", P.iso_datetime)
     values = {
         "name": row.text("name", _limit(Service, "name"), required=True),
         "alternate_name": row.text("alternate_name", _limit(Service, "alternate_name")),
@@ -347,7 +348,7 @@ def services(m: Mapper, row: Row) -> None:
         "minimum_age": minimum_age,
         "maximum_age": maximum_age,
         "alert": row.text("alert"),
-        "last_verified_at": assured or modified,
+        "last_verified_at": assured,
     }
     organization_id = row.ref("organization_id")
     if sid is not None:

@@ -25,8 +25,9 @@ What an import never does:
 - delete: a row missing from a later file stays (files are often partial extracts);
 - erase what the file does not say: a field absent from the file (a column the CSV lacks, a key
   the JSON object lacks) and an optional link it does not give keep their current value;
-- move verification back: `last_verified_at` comes from HSDS `assured_date` (else
-  `last_modified`) — an organization's from its services' — and only ever moves forward.
+- move verification back: `last_verified_at` comes from HSDS `assured_date` (never from
+  `last_modified`: a change is not a check) — an organization's from its services' — and only
+  ever moves forward.
 """
 
 import gc
@@ -683,9 +684,10 @@ class _Importer:
 
     def _hsds_ids(self, model, kind: str, rows, existing: dict, populated: bool) -> dict:
         """The hsds_id of each new row: the file's id when it is a UUID (else a UUID derived
-        from it). A row of the directory that already has that hsds_id and no source id (made by
-        hand, exported, now imported back) is the same row: it is matched, not duplicated; if a
-        row with another source id holds it, the new row gets a fresh UUID."""
+        from it). A row of the directory that already has that hsds_id is the same row (our own
+        export imported back, where a row's HSDS id is its hsds_id, whatever id its source gave
+        it): it is matched, not duplicated; if a row this file already matched holds it, the new
+        row gets a fresh UUID."""
         wanted = {
             plan.source_id: _new_uuid(kind, plan.source_id)
             for plan, _ in rows
@@ -700,7 +702,7 @@ class _Importer:
         result, used = {}, set()
         for source_id, candidate in wanted.items():
             holder = holders.pop(candidate, None)
-            if holder is not None and not holder.source_id and holder.pk not in claimed:
+            if holder is not None and holder.pk not in claimed:
                 existing[source_id] = holder
                 claimed.add(holder.pk)
             elif holder is not None or candidate in used:
@@ -753,6 +755,7 @@ class _Importer:
         )
         to_create: list[dict] = []
         to_update, changed_fields = [], set()
+        recounted = []  # capacities whose numbers changed: a reading each
         for plan, values in rows:
             obj = existing.get(plan.source_id)
             if obj is None:
@@ -784,18 +787,22 @@ class _Importer:
                 if values.get(name) is None and name not in plan.required:
                     values.pop(name, None)
             changed = self._apply(obj, values)
-            if not obj.source_id:
+            if changed and kind == "capacity":
+                if obj.updated_by_id is not None:
+                    obj.updated_by = None  # the numbers are now the file's, not that person's
+                    changed.append("updated_by")
+                recounted.append(obj)
+            if changed and stamped:
+                obj.updated_at = self.now
+                changed.append("updated_at")
+            if not obj.source_id:  # a row made here, now known by the file's id too
                 obj.source_id = plan.source_id
                 changed.append("source_id")
-            if changed and kind == "capacity" and obj.updated_by_id is not None:
-                obj.updated_by = None  # the numbers are now the file's, not that person's
-                changed.append("updated_by")
             if changed:
-                if stamped:
-                    obj.updated_at = self.now
-                    changed.append("updated_at")
                 changed_fields.update(changed)
                 to_update.append(obj)
+            # A row that only learnt its source id says nothing new: it is unchanged.
+            if set(changed) - {"source_id"}:
                 counts.updated += 1
             else:
                 counts.unchanged += 1
@@ -830,7 +837,7 @@ class _Importer:
                     *to_create,
                     *(
                         {name: getattr(obj, name) for name in self.READING_FIELDS}
-                        for obj in to_update
+                        for obj in recounted
                     ),
                 ]
             )
