@@ -28,6 +28,8 @@ from referloop.directory.models import (
     ServiceAttribute,
     ServiceCapacity,
 )
+from referloop.directory.vocabulary import NEEDS
+from tests.directory import factories
 from tests.directory.hsds_support import (
     EXAMPLES,
     FIXTURES,
@@ -833,3 +835,29 @@ def test_a_file_never_overwrites_a_newer_capacity(cast, tmp_path):
     beds.refresh_from_db()
     assert (beds.available, beds.updated_by) == (5, None)
     assert beds.readings.count() == 3  # imported, updated by hand, imported again
+
+
+def test_an_import_never_rewrites_referloops_own_vocabularies(db, tmp_path):
+    """Search matches on them in every network: one network's file only links to them."""
+    (detox,) = factories.terms(NEEDS, ["detox"])
+    needs = detox.taxonomy
+    before = (detox.name, detox.description, needs.description, needs.version)
+    service = capacity_service(1)
+    service["attributes"] = [
+        {
+            "id": "attribute-1",
+            "taxonomy_term_id": str(detox.hsds_id),
+            "taxonomy_term": {
+                "id": str(detox.hsds_id),
+                "code": "detox",
+                "name": "Renamed by another network",
+                "description": "x",
+                "taxonomy_detail": {"id": str(needs.hsds_id), "name": NEEDS, "version": "9"},
+            },
+        }
+    ]
+    import_ok(write_json(tmp_path, [service]), make_network())
+    detox.refresh_from_db()
+    needs.refresh_from_db()
+    assert (detox.name, detox.description, needs.description, needs.version) == before
+    assert ServiceAttribute.objects.get().term == detox  # linked all the same

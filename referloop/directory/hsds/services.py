@@ -78,6 +78,7 @@ from referloop.directory.services import (
     search_text_refresh,
     service_capacity_summary_refresh,
 )
+from referloop.directory.vocabulary import VOCABULARIES
 
 Progress = Callable[[int, int, str], None]
 
@@ -985,6 +986,8 @@ class _Importer:
         for name in sorted(names):
             plan = planned.get(name)
             values = {k: v for k, v in plan.values.items() if k != "name"} if plan else {}
+            if name in VOCABULARIES:
+                values = {}  # Referloop's own, which search matches on: no file rewrites it
             obj = existing.get(name)
             if obj is None:
                 obj = Taxonomy(name=name, **values)
@@ -1026,6 +1029,7 @@ class _Importer:
                 hsds_id__in=[u for u in candidates.values() if u]
             ).values_list("hsds_id", flat=True)
         )
+        own = {taxonomy.pk for name, taxonomy in self.taxonomies.items() if name in VOCABULARIES}
         to_create, to_update, fields = [], [], set()
         for key, group in keyed.items():
             plan = group[0]  # several HSDS ids for one (taxonomy, code) become one term
@@ -1035,6 +1039,8 @@ class _Importer:
                 if name in plan.values
             }
             obj = existing.get(key)
+            if obj is not None and key[0] in own:
+                values = {}  # a term of Referloop's own vocabularies is every network's
             if obj is None:
                 hsds_id = candidates[key]
                 if not hsds_id or hsds_id in taken:
@@ -1064,6 +1070,8 @@ class _Importer:
         for key, group in keyed.items():
             obj = existing[key]
             parent_pk = self._ref_pk("term", group[0].refs["parent_id"][1])
+            if key[0] in own:
+                continue
             if parent_pk is not None and parent_pk != obj.pk and obj.parent_id != parent_pk:
                 obj.parent_id = parent_pk
                 reparented.append(obj)
