@@ -113,7 +113,7 @@ def test_a_service_given_without_organization_must_already_be_known(db, tmp_path
     sal = {
         "id": sid(1, "sal"),
         "service": service,
-        "location": {"id": "l", "location_type": "physical"},
+        "location": {"id": sid(1, "location"), "location_type": "physical"},  # as nested below
     }
     path = write_json(tmp_path, {"contents": [sal]})
     report = hsds_import(path=path, network=network)
@@ -202,9 +202,11 @@ def test_service_full_maps_onto_our_models(db):
         "name",
         "value",
     )
-    assert report.not_imported.count("funding") == 1
+    # Nested structures Referloop does not keep are named by their table, like any field.
+    assert {"organizations.funding", "services.funding", "services.cost_options"} <= set(
+        report.not_imported
+    )
     assert "organizations.logo" in report.not_imported
-    assert "cost_options" in report.not_imported
 
 
 def test_hsds_1_0_layout_maps(db):
@@ -861,3 +863,26 @@ def test_an_import_never_rewrites_referloops_own_vocabularies(db, tmp_path):
     needs.refresh_from_db()
     assert (detox.name, detox.description, needs.description, needs.version) == before
     assert ServiceAttribute.objects.get().term == detox  # linked all the same
+
+
+def test_one_id_given_twice_with_different_values_is_an_error(db, tmp_path):
+    first, second = capacity_service(1), capacity_service(1)
+    second["name"] = "Another name"
+    second["organization"] = {"id": sid(1, "organization")}  # says less: not a contradiction
+    report = hsds_import(path=write_json(tmp_path, [first, second]), network=make_network())
+    (error,) = report.errors
+    assert (error.row, error.field) == (2, "name")
+    assert error.reason == f"duplicate id '{sid(1)}' with another name (first at name, row 1)"
+    assert not report.written
+
+
+def test_a_list_or_object_for_a_single_value_is_an_error(db, tmp_path):
+    service = capacity_service(1, name=["Recovery House", "Casa"], email=["a@b.org"])
+    service["funding"] = [{"id": "f1", "source": "county"}]  # not kept: not an error
+    report = hsds_import(path=write_json(tmp_path, [service]), network=make_network())
+    problems = {(p.field, p.severity): p.reason for p in report.problems}
+    expected = "expected a single value, not a nested object or list"
+    assert problems[("name", "error")] == expected
+    assert problems[("email", "warning")] == f"{expected}; left empty"
+    assert "services.funding" in report.not_imported
+    assert not report.written

@@ -563,14 +563,11 @@ class Flattener:
     def _add(
         self, table: str, obj: dict, path: str, links: dict | None = None, nested=(), force=None
     ) -> str:
-        data = {key: value for key, value in obj.items() if value.__class__ not in _NESTED}
-        if len(data) < len(obj):
-            for key, value in obj.items():
-                if value and key not in nested and isinstance(value, _NESTED):
-                    label = f"{table}.{key}" if key in ("attributes", "metadata") else key
-                    self.dataset.add_not_imported(label)
+        # A list or object stays in the record: under a field the mapping reads, it is that
+        # field's error ("expected a single value"); under any other key, it is not imported.
+        data = dict(obj)
         if nested and not data.keys().isdisjoint(nested):
-            for key in nested:  # a malformed child (a string for a list) is reported by its handler
+            for key in nested:  # read by their handlers (a malformed child is reported there)
                 data.pop(key, None)
         if links:
             for key, value in links.items():
@@ -593,9 +590,25 @@ class Flattener:
             self.index[(table, record_id)] = record
             self.dataset.tables.setdefault(table, []).append(record)
         elif existing.data != data:
+            # The same object nested again (an organization under each of its services) may say
+            # less, or more: what it adds is kept; what it contradicts is an error.
             for key, value in data.items():
-                if is_blank(existing.data.get(key)) and not is_blank(value):
+                if is_blank(value):
+                    continue
+                if is_blank(existing.data.get(key)):
                     existing.data[key] = value
+                elif existing.data[key] != value:
+                    self.dataset.problems.append(
+                        Problem(
+                            self.file,
+                            self.row,
+                            _join(path, key),
+                            f"duplicate id '{record_id}' with another {key} "
+                            f"(first at {existing.where(key)}, row {existing.row})",
+                            ERROR,
+                        )
+                    )
+                    break
         return record_id
 
     def _children(self, obj: dict, key: str, path: str, handler, **links) -> None:
