@@ -63,9 +63,15 @@ def _address(service: Service) -> str:
 
 
 def _phone(service: Service) -> str:
-    phones = service.phones_list or [
-        phone for sal in service.service_at_locations_list for phone in sal.location.phones_list
-    ]
+    """The service's own line, else its location's, else its organization's main number (as
+    the public service page shows it)."""
+    phones = (
+        service.phones_list
+        or [
+            phone for sal in service.service_at_locations_list for phone in sal.location.phones_list
+        ]
+        or service.organization.phones_list
+    )
     if not phones:
         return ""
     phone = phones[0]

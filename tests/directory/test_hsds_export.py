@@ -19,6 +19,7 @@ from referloop.directory.hsds.selectors import (
     hsds_export_tabular,
     hsds_write_json,
 )
+from referloop.directory.models import Contact, Phone
 from tests.directory.hsds_support import (
     EXAMPLES,
     FIXTURES,
@@ -145,10 +146,21 @@ def test_json_export_round_trips_into_another_network(directory, tmp_path):
     assert hsds_write_json(network=directory, path=path) == 20
     copy = make_network("copy")
     import_ok(path, copy)
-    # The JSON is service-centred: an organization's own phones and locations no service uses
-    # are in the tabular export only.
+    # The JSON is service-centred: an organization's own phones and contacts travel with it,
+    # but locations no service uses are in the tabular export only.
+    own = {"service": None, "location": None, "contact": None}
+    assert Phone.objects.filter(network=directory, **own).exists()
+    assert Contact.objects.filter(network=directory, service=None).exists()
     ours, theirs = directory_counts(directory), directory_counts(copy)
-    for model in ("Service", "ServiceAtLocation", "ServiceCapacity", "ServiceAttribute"):
+    for model in (
+        "Service",
+        "ServiceAtLocation",
+        "ServiceCapacity",
+        "ServiceAttribute",
+        "Phone",
+        "Contact",
+        "Language",
+    ):
         assert ours[model] == theirs[model], model
     exported, copied = json.loads(path.read_text("utf-8")), hsds_export_json(network=copy)
     assert _comparable(copied) == _comparable(exported)

@@ -200,3 +200,14 @@ def test_statuses_other_than_defunct_are_published(two_networks, var_dir):
     statuses = {r["service"]: r["status"] for r in _csv(published_file("services.csv"))}
     assert statuses["Recovery House 2"] == "temporarily closed"
     assert "Closed House" not in statuses
+
+
+def test_a_service_without_its_own_line_is_published_with_its_organizations(db, var_dir, tmp_path):
+    service = capacity_service(1, phones=[], capacities=[])
+    service["organization"]["phones"] = [{"id": "org-phone", "number": "217-555-0199"}]
+    import_ok(write_json(tmp_path, [service]), make_network())
+    directory_publish()
+    (row,) = _csv(published_file("services.csv"))
+    assert row["phone"] == "217-555-0199"  # the main number the public page shows
+    (item,) = json.loads(published_file("services.json").read_text("utf-8"))
+    assert item["organization"]["phones"][0]["number"] == "217-555-0199"

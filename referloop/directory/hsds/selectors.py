@@ -154,9 +154,11 @@ def _location(location: Location) -> dict:
 
 
 def _organization(org: Organization) -> dict:
+    """The organization with its own phones and contacts (those of no service or location)."""
+    oid = _id(org)
     return _obj(
         ("id", "name", "description"),
-        id=_id(org),
+        id=oid,
         name=org.name,
         alternate_name=org.alternate_name,
         description=org.description,
@@ -165,6 +167,20 @@ def _organization(org: Organization) -> dict:
         tax_status=org.tax_status,
         year_incorporated=org.year_incorporated,
         legal_status=org.legal_status,
+        phones=_phones(org.phones_list, organization_id=oid),
+        contacts=[_contact(contact, organization_id=oid) for contact in org.contacts_list],
+    )
+
+
+def _contact(contact: Contact, **links) -> dict:
+    return _obj(
+        id=_id(contact),
+        **links,
+        name=contact.name,
+        title=contact.title,
+        department=contact.department,
+        email=contact.email,
+        phones=_phones(contact.phones_list, contact_id=_id(contact)),
     )
 
 
@@ -260,18 +276,7 @@ def service_dict(service: Service) -> dict:
             _obj(id=_id(doc), service_id=sid, document=doc.document, uri=doc.uri)
             for doc in service.required_documents_list
         ],
-        contacts=[
-            _obj(
-                id=_id(contact),
-                service_id=sid,
-                name=contact.name,
-                title=contact.title,
-                department=contact.department,
-                email=contact.email,
-                phones=_phones(contact.phones_list, contact_id=_id(contact)),
-            )
-            for contact in service.contacts_list
-        ],
+        contacts=[_contact(contact, service_id=sid) for contact in service.contacts_list],
         attributes=[
             _obj(
                 id=_id(attribute),
@@ -294,9 +299,14 @@ def _listed(lookup: str, queryset: QuerySet) -> Prefetch:
     return Prefetch(lookup, queryset=queryset, to_attr=f"{lookup.rsplit('__', 1)[-1]}_list")
 
 
-def _phones_prefetch(lookup: str) -> Prefetch:
+def _phones_prefetch(lookup: str, phones: QuerySet | None = None) -> Prefetch:
     languages = _listed("languages", Language.objects.order_by("pk"))
-    return _listed(lookup, Phone.objects.order_by("pk").prefetch_related(languages))
+    phones = Phone.objects.all() if phones is None else phones
+    return _listed(lookup, phones.order_by("pk").prefetch_related(languages))
+
+
+def _contacts_prefetch(lookup: str, contacts: QuerySet) -> Prefetch:
+    return _listed(lookup, contacts.order_by("pk").prefetch_related(_phones_prefetch("phones")))
 
 
 def _chunk_queryset(pks: list[int]) -> QuerySet:
@@ -316,11 +326,13 @@ def _chunk_queryset(pks: list[int]) -> QuerySet:
         .select_related("organization")
         .prefetch_related(
             _phones_prefetch("phones"),
-            *by_pk,
-            _listed(
-                "contacts",
-                Contact.objects.order_by("pk").prefetch_related(_phones_prefetch("phones")),
+            _phones_prefetch(
+                "organization__phones",
+                Phone.objects.filter(service=None, location=None, contact=None),
             ),
+            _contacts_prefetch("organization__contacts", Contact.objects.filter(service=None)),
+            *by_pk,
+            _contacts_prefetch("contacts", Contact.objects.all()),
             _listed(
                 "attributes",
                 ServiceAttribute.objects.order_by("pk").select_related(
