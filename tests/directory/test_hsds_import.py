@@ -662,6 +662,21 @@ def test_a_package_reads_only_its_own_folder_and_any_csv_name(db, tmp_path):
     assert ("x" * 200, "listed in datapackage.json but not found") in warnings
 
 
+def test_a_malformed_csv_row_is_its_own_error_and_the_other_rows_are_read(db, tmp_path):
+    folder = copy_fixture("hsds-1.1.1", tmp_path)
+    services = folder / "services.csv"
+    lines = services.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(2, 'broken-svc,,,"Bad"x,,,,,active,,,,,,,\n')  # between rows 2 and 3
+    services.write_text("".join(lines), encoding="utf-8")
+    network = make_network()
+    report = hsds_import(path=folder, network=network, partial=True)
+    (error,) = [e for e in report.errors if e.file == "services.csv"]
+    assert (error.row, error.reason) == (3, "malformed CSV: ',' expected after '\"'")
+    assert report.written
+    names = set(Service.objects.filter(network=network).values_list("name", flat=True))
+    assert names == {"Women's Recovery House", "Men's Recovery House", "Job Readiness Workshop"}
+
+
 def test_a_path_that_is_not_hsds_is_an_error(db, tmp_path):
     (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
     for path in (tmp_path / "notes.txt", tmp_path / "missing.json"):

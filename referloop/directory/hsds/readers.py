@@ -253,33 +253,41 @@ def read_csv_text(
     row = 1
     try:
         header = [cell.strip().lstrip("\ufeff").lower() for cell in next(reader, [])]
-        duplicates = {name for name in header if name and header.count(name) > 1}
-        if duplicates:
+    except csv.Error as exc:
+        problems.append(Problem(file, row, "", f"malformed CSV: {exc}"))
+        return [], []
+    duplicates = {name for name in header if name and header.count(name) > 1}
+    if duplicates:
+        problems.append(
+            Problem(file, 1, ", ".join(sorted(duplicates)), "column appears twice in the header")
+        )
+        return header, []
+    while True:
+        # A malformed row is that row's error; the reader goes on at the next line, so the
+        # file's other rows are read (and, with --partial, imported).
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            row += 1
+            problems.append(Problem(file, row, "", f"malformed CSV: {exc}"))
+            continue
+        row += 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header):
             problems.append(
                 Problem(
-                    file, 1, ", ".join(sorted(duplicates)), "column appears twice in the header"
+                    file,
+                    row,
+                    "",
+                    f"has {len(cells)} values but the header has {len(header)} columns "
+                    "(an unquoted comma?)",
                 )
             )
-            return header, []
-        for cells in reader:
-            row += 1
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) > len(header):
-                problems.append(
-                    Problem(
-                        file,
-                        row,
-                        "",
-                        f"has {len(cells)} values but the header has {len(header)} columns "
-                        "(an unquoted comma?)",
-                    )
-                )
-                continue
-            records.append(Record(table, dict(zip(header, cells, strict=False)), file, row))
-    except csv.Error as exc:
-        problems.append(Problem(file, row + 1, "", f"malformed CSV: {exc}"))
-        return [], []
+            continue
+        records.append(Record(table, dict(zip(header, cells, strict=False)), file, row))
     return header, records
 
 
