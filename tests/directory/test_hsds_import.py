@@ -901,3 +901,21 @@ def test_a_list_or_object_for_a_single_value_is_an_error(db, tmp_path):
     assert problems[("email", "warning")] == f"{expected}; left empty"
     assert "services.funding" in report.not_imported
     assert not report.written
+
+
+@pytest.mark.parametrize("services_first", [False, True])
+def test_a_list_mixing_services_and_organizations_names_the_odd_one_out(
+    db, tmp_path, services_first
+):
+    organization = {"id": "o-mix", "name": "Mixed Org", "website": "https://mixed.example.org"}
+    service = {"id": "s-mix", "name": "Mixed Service", "status": "active"}
+    service["organization_id"] = "o-mix"
+    organization["tax_status"] = "501c3"
+    items = [service, organization] if services_first else [organization, service]
+    network = make_network()
+    report = hsds_import(path=write_json(tmp_path, items), network=network, partial=True)
+    # The list is read as the kind most of its keys say; the other object is named, not misfiled.
+    (odd,) = [e for e in report.errors if e.reason.startswith("looks like")]
+    assert odd.reason.endswith("give one kind of object per list")
+    assert not Organization.objects.filter(network=network, name="Mixed Service").exists()
+    assert not Service.objects.filter(network=network, name="Mixed Org").exists()

@@ -475,6 +475,26 @@ def classify(items: list[dict]) -> str:
     return "organization" if "name" in keys else "unknown"
 
 
+# Keys only services, or only organizations, have: an object in a list of the one kind that has
+# keys of the other and none of its own is the other kind.
+_ONLY = {
+    "service": (_SERVICE_KEYS - _ORGANIZATION_KEYS, "a service"),
+    "organization": (_ORGANIZATION_KEYS - _SERVICE_KEYS, "an organization"),
+}
+
+
+def _other_kind(item: dict, kind: str) -> tuple[str, str] | None:
+    """(a key that gives it away, "a service") when `item` is the other kind than `kind`."""
+    if kind not in _ONLY:
+        return None
+    (other_kind,) = set(_ONLY) - {kind}
+    other_keys, what = _ONLY[other_kind]
+    theirs = sorted(item.keys() & other_keys)
+    if theirs and item.keys().isdisjoint(_ONLY[kind][0]):
+        return theirs[0], what
+    return None
+
+
 def _read_json_file(path: Path) -> Dataset:
     problems: list[Problem] = []
     document = _load_json(path, problems)
@@ -505,10 +525,23 @@ def _read_json_file(path: Path) -> Dataset:
                 "service_at_locations, locations or taxonomy terms",
             )
         )
+    singular, plural = KIND_LABELS.get(kind, (kind, kind))
     flattener = Flattener(dataset, path.name)
     for index, item in enumerate(items, start=1):
+        if other := _other_kind(item, kind):
+            key, what = other
+            dataset.problems.append(
+                Problem(
+                    path.name,
+                    index,
+                    key,
+                    f"looks like {what} (it has '{key}'), but this list holds {plural}: "
+                    "give one kind of object per list",
+                    ERROR,
+                )
+            )
+            continue  # not read as what it is not, even with --partial
         flattener.top(kind, item, row=index)
-    singular, plural = KIND_LABELS.get(kind, (kind, kind))
     count = len(items)
     described = f"JSON, {shape} of {count} {singular if count == 1 else plural}"
     if kind in ("api_info", "empty"):
