@@ -6,7 +6,7 @@ import codecs
 import gc
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from datetime import time as clock
 
 import pytest
@@ -919,3 +919,21 @@ def test_a_list_mixing_services_and_organizations_names_the_odd_one_out(
     assert odd.reason.endswith("give one kind of object per list")
     assert not Organization.objects.filter(network=network, name="Mixed Service").exists()
     assert not Service.objects.filter(network=network, name="Mixed Org").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-02", date(2024, 1, 2)),
+        ("2024-01-02T09:30:00Z", date(2024, 1, 2)),
+        ("2024-01-02 09:30", date(2024, 1, 2)),
+        ("2024-01-02garbage", None),
+        ("02/01/2024", None),
+    ],
+)
+def test_dates_are_whole_iso_dates(text, expected):
+    if expected is None:
+        with pytest.raises(parse.BadValue, match="is not a date"):
+            parse.iso_date(text)
+    else:
+        assert parse.iso_date(text) == expected

@@ -119,11 +119,14 @@ def clock_time(value) -> time | None:
 
 
 def iso_date(value) -> date | None:
+    """An ISO 8601 date; a date-time gives its date (the rest must be a time, not any text)."""
     raw = scalar(value)
     if raw is None:
         return None
     try:
-        return date.fromisoformat(raw[:10])
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+        return datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00")).date()
     except ValueError:
         raise BadValue(f"'{raw}' is not a date (use YYYY-MM-DD)") from None
 
