@@ -7,6 +7,8 @@ from referloop.core import views as core_views
 admin.site.site_header = "Referloop installation admin"
 admin.site.site_title = "Referloop admin"
 
+handler404 = core_views.not_found
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),

@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.defaults import page_not_found
 
 from referloop.core import selectors, services
 from referloop.core.access import agency_member_required
@@ -19,6 +20,14 @@ from referloop.core.middleware import SESSION_AGENCY, SESSION_AUTH_AT, SESSION_S
 from referloop.core.models import AuditEvent, Membership
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
+
+
+def not_found(request, exception):
+    """Django's 404 for a path no route matches: JSON under /api/, as the API's own 404s are
+    (an id that is not a number, /api/v1/services/abc, matches no route); the page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not Found"}, status=404)
+    return page_not_found(request, exception)
 
 
 @require_safe

@@ -321,3 +321,13 @@ def test_a_body_read_strictly_is_refused_with_its_reason(cast, body, says):
     )
     assert response.status_code == 422
     assert says in json.dumps(response.json())
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/directory/services/abc", "/api/v1/referrals/1.5", "/api/v1/nothing"]
+)
+def test_a_path_no_route_matches_is_a_json_404_under_the_api(cast, path):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    response = get(path, raw)
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})
+    assert Client().get("/no-such-page/").headers["Content-Type"].startswith("text/html")
