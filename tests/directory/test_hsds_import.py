@@ -542,8 +542,10 @@ def test_coordinates_out_of_range_are_left_out_with_a_warning(db, tmp_path):
 def test_coordinates_that_are_not_numbers_are_errors(db, tmp_path):
     bad = capacity_service(1)
     bad["service_at_locations"][0]["location"]["latitude"] = "north"
-    _, errors = _errors(tmp_path, [bad])
-    assert "'north' is not a number" in errors[(1, "service_at_locations[0].location.latitude")]
+    report = hsds_import(path=write_json(tmp_path, [bad]), network=make_network())
+    (problem,) = report.problems  # not also "latitude is missing"
+    assert problem.field == "service_at_locations[0].location.latitude"
+    assert "'north' is not a number" in problem.reason
 
 
 def test_missing_required_fields_are_row_errors(db, tmp_path):

@@ -388,10 +388,9 @@ def locations(m: Mapper, row: Row) -> None:
             )
             latitude = longitude = None
     if (latitude is None) != (longitude is None):
-        row.warning(
-            "latitude" if latitude is None else "longitude",
-            "is missing, so the other coordinate was left out too",
-        )
+        missing = "latitude" if latitude is None else "longitude"
+        if is_blank(row.record.data.get(missing)):  # a bad value is already its own error
+            row.warning(missing, "is missing, so the other coordinate was left out too")
         latitude = longitude = None
     values = {
         "location_type": location_type or LocationType.PHYSICAL,
