@@ -5,9 +5,10 @@ from referloop.core.access import agency_member_required
 from referloop.core.permissions import Perm, has_perm
 from referloop.worklist.selectors import overdue_count_for, worklist_for
 
-# What is coming up is listed nearest first, this many unless all are asked for: a busy
-# person's week holds hundreds, which would bury what is due now (and cost the page its speed).
-COMING_UP_SHOWN = 50
+# Each group lists this many, most pressing first, unless all of it is asked for: a busy
+# agency's week holds hundreds of items, which would bury the next ones to act on (and cost the
+# page its speed). Its heading counts them all.
+SHOWN = 50
 
 
 @agency_member_required(Perm.VIEW)
@@ -18,13 +19,15 @@ def index(request):
     worklist = worklist_for(
         agency=request.agency, member=None if scope == "agency" else request.membership
     )
-    every = request.GET.get("all") == "coming"
-    coming = worklist.coming_up if every else worklist.coming_up[:COMING_UP_SHOWN]
+    every = request.GET.get("all")
     groups = [
         # (key, heading, the items listed, how many there are)
-        ("overdue", "Overdue", worklist.overdue, len(worklist.overdue)),
-        ("today", "Due today", worklist.due_today, len(worklist.due_today)),
-        ("coming", "Coming up (7 days)", coming, len(worklist.coming_up)),
+        (key, label, items if every == key else items[:SHOWN], len(items))
+        for key, label, items in (
+            ("overdue", "Overdue", worklist.overdue),
+            ("today", "Due today", worklist.due_today),
+            ("coming", "Coming up (7 days)", worklist.coming_up),
+        )
     ]
     return render(
         request,
