@@ -527,12 +527,14 @@ def _place_write(service: Service, place: ListingPlace, point) -> None:
     unchanged = address is not None and all(
         getattr(address, field) == value for field, value in parts.items()
     )
+    moved = address is None or address.postal_code.strip()[:5] != parts["postal_code"][:5]
+    # Its own point where it has one and the ZIP code stays: a geocoded point beats a centroid.
+    where = point if moved or location.latitude is None else location
     if not unchanged and location_shared(location, but=service):
-        link.location = _location_made(service, parts, point)
+        link.location = _location_made(service, parts, where)
         link.save(update_fields=["location"])
         return
-    moved = address is None or address.postal_code.strip()[:5] != parts["postal_code"][:5]
-    if moved or location.latitude is None:
+    if where is point:
         location.latitude, location.longitude = point.latitude, point.longitude
         location.save(update_fields=["latitude", "longitude"])
     if address is None:
@@ -544,8 +546,8 @@ def _place_write(service: Service, place: ListingPlace, point) -> None:
 
 
 def _location_made(service: Service, parts: dict, point) -> Location:
-    """A new location of the service's organization, named after the service, at the ZIP
-    code's centroid, with `parts` as its physical address."""
+    """A new location of the service's organization, named after the service, at `point`
+    (anything with a latitude and longitude), with `parts` as its physical address."""
     location = Location.objects.create(
         network_id=service.network_id,
         organization_id=service.organization_id,

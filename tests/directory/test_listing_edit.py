@@ -599,15 +599,17 @@ def test_a_new_address_moves_only_this_listing_from_a_shared_site(cast, placed):
     services.listing_update(service=placed, changes={}, place=_place(address_1="100 Main St"))
     assert Location.objects.get(service_at_locations__service=placed) == site  # the same address
 
+    # Across the street, in the same ZIP code: its own location, keeping the site's precise point.
+    services.listing_update(service=placed, changes={}, place=_place(address_1="102 Main St"))
+    assert _where(placed) == ("102 Main St", "62701", 39.81234, -89.64321)
+    assert _where(neighbour) == ("100 Main St", "62701", 39.81234, -89.64321)  # stays put
+    moved_to = Location.objects.get(service_at_locations__service=placed)
+    assert moved_to != site and moved_to.organization_id == placed.organization_id
+    # Its location is its own now: the next new address is written in place.
     services.listing_update(
         service=placed, changes={}, place=_place(address_1="9 New Rd", postal_code="62702")
     )
     assert _where(placed) == ("9 New Rd", "62702", 39.78, -89.66)
-    assert _where(neighbour) == ("100 Main St", "62701", 39.81234, -89.64321)  # stays put
-    moved_to = Location.objects.get(service_at_locations__service=placed)
-    assert moved_to != site and moved_to.organization_id == placed.organization_id
-    # The site is its own again: the next new address is written in place.
-    services.listing_update(service=placed, changes={}, place=_place(address_1="10 New Rd"))
     assert Location.objects.get(service_at_locations__service=placed) == moved_to
 
 

@@ -244,8 +244,6 @@ class Mapper:
         for table, records in self.dataset.tables.items():
             if table not in HANDLERS and records:
                 self.not_imported(table)
-        for name in self.dataset.not_imported:
-            self.not_imported(name)
         self._apply_implicit_sals()
         return self
 

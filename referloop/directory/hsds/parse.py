@@ -124,11 +124,14 @@ def iso_date(value) -> date | None:
     if raw is None:
         return None
     try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw)
-        return datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00")).date()
+        return date.fromisoformat(raw) if len(raw) == 10 else _from_iso(raw).date()
     except ValueError:
         raise BadValue(f"'{raw}' is not a date (use YYYY-MM-DD)") from None
+
+
+def _from_iso(raw: str) -> datetime:
+    """ISO 8601, with a UTC "Z" in either case; ValueError otherwise."""
+    return datetime.fromisoformat(raw.replace("z", "Z"))
 
 
 def iso_datetime(value) -> datetime | None:
@@ -137,7 +140,7 @@ def iso_datetime(value) -> datetime | None:
     if raw is None:
         return None
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = _from_iso(raw)
     except ValueError:
         raise BadValue(
             f"'{raw}' is not a date-time (use ISO 8601, e.g. 2024-05-01T09:30Z)"

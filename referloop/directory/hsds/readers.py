@@ -28,7 +28,6 @@ from referloop.directory.hsds.report import ERROR, WARNING, Problem
 
 csv.field_size_limit(16 * 1024 * 1024)
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_NESTED = (dict, list)  # a tuple: `isinstance(v, dict | list)` builds the union on every call
 
 
 class InputError(Exception):
@@ -60,12 +59,7 @@ class Dataset:
     version: str = ""
     version_note: str = ""
     tables: dict[str, list[Record]] = field(default_factory=dict)
-    not_imported: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-    def add_not_imported(self, name: str) -> None:
-        if name not in self.not_imported:
-            self.not_imported.append(name)
 
     @property
     def size(self) -> int:
