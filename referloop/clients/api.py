@@ -13,7 +13,7 @@ from ninja import Status as HttpStatus
 from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
-from referloop.api.schemas import InputSchema
+from referloop.core.schemas import InputSchema
 from referloop.clients import selectors, services
 from referloop.clients.models import Category, Client, Consent, RecipientClass, Signer
 from referloop.core.access import api_require

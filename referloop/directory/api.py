@@ -14,7 +14,7 @@ from ninja import Status as HttpStatus
 from ninja.errors import HttpError
 from pydantic import Field
 
-from referloop.api.schemas import InputSchema
+from referloop.core.schemas import InputSchema
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.models import AuditEvent

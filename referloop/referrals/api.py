@@ -17,7 +17,7 @@ from ninja import Status as HttpStatus
 from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
-from referloop.api.schemas import InputSchema
+from referloop.core.schemas import InputSchema
 from referloop.clients.api import Email, Text
 from referloop.clients.models import Category, Channel, Client, Consent
 from referloop.core.access import api_require

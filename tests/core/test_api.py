@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from referloop.api.api import api
-from referloop.api.schemas import InputSchema
+from referloop.core.schemas import InputSchema
 from referloop.core import services
 from referloop.core.models import ApiToken, AuditEvent, Membership, User
 from referloop.core.permissions import Role
@@ -295,7 +295,7 @@ def _body_schemas():
 
 def test_every_request_body_is_read_strictly():
     """A body that is not an object, names a field the route does not know, or gives true for a
-    number is refused (see referloop.api.schemas): true for every route, present and future."""
+    number is refused (see referloop.core.schemas): true for every route, present and future."""
     bodies = list(_body_schemas())
     assert len(bodies) >= 13  # the routes were found
     loose = [
