@@ -4,6 +4,7 @@ first few examples), written to the terminal and, with `--report FILE`, as JSON 
 
 import csv
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,12 @@ WARNING = "warning"  # imported, but something was left out or read loosely: wor
 DEFAULT = "default"  # a blank or unreadable value whose intent is clear got a documented default
 SEVERITIES = (ERROR, WARNING, DEFAULT)
 EXAMPLES = 3
+# A reason names a row's own values in single quotes ("organization 'org-7' is not in this
+# file"); without them it is the cause that rows share. List positions in a JSON path
+# ("phones[2].number") are the row's own too.
+_QUOTED = re.compile(r"'[^']*'")
+_ROW_REFERENCE = re.compile(r"\brow \d+")
+_INDEX = re.compile(r"\[\d+\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,14 @@ class Problem:
     value: str = ""
     cause: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.cause:
+            cause = _ROW_REFERENCE.sub("row …", _QUOTED.sub("…", self.reason))
+            object.__setattr__(self, "cause", cause)
+        if not self.value and self.cause != self.reason:
+            particulars = ", ".join(q.strip("'") for q in _QUOTED.findall(self.reason))
+            object.__setattr__(self, "value", particulars)
+
     def __str__(self) -> str:
         return f"{self.where()}: {self.reason}"
 
@@ -47,7 +62,7 @@ class Problem:
 
     @property
     def group_key(self) -> tuple[str, str, str, str]:
-        return (self.severity, self.file, self.field, self.cause or self.reason)
+        return (self.severity, self.file, _INDEX.sub("[]", self.field), self.cause)
 
     def as_dict(self) -> dict:
         return {
@@ -96,11 +111,7 @@ def _value_note(problem: Problem) -> str:
 
 def _example(problem: Problem) -> str:
     where = f"row {problem.row}" if problem.row is not None else (problem.file or "input")
-    if problem.value:
-        return f"{where} ({problem.value!r})"
-    if problem.cause and problem.reason != problem.cause:
-        return f"{where}: {problem.reason}"
-    return where
+    return f"{where} ({problem.value!r})" if problem.value else where
 
 
 def group_problems(problems: Iterable[Problem], *, examples: int = EXAMPLES) -> list[ProblemGroup]:

@@ -2,18 +2,15 @@
 dotted paths in settings.REFERLOOP_IMPORTERS / REFERLOOP_EXPORTERS)."""
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
+from referloop.core.imports.run import add_import_arguments, progress_bar, report_out
 from referloop.core.models import Network
 from referloop.directory.hsds.selectors import hsds_export_tabular, hsds_write_json
 from referloop.directory.hsds.services import hsds_import
-
-MAX_PROBLEM_LINES = 200
 
 
 def _network(slug: str | None) -> Network:
@@ -42,59 +39,28 @@ def _network_argument(parser) -> None:
     )
 
 
-def _stream(wrapper):
-    # Django's OutputWrapper ends every write with a newline; a progress bar needs the raw stream.
-    return getattr(wrapper, "_out", wrapper) or sys.stderr
-
-
-def import_command(*, command, path: str, network: str | None = None, partial=False, **options):
-    """Import an HSDS 3.0 JSON file or an HSDS 1.x/2.0/3.0 tabular datapackage."""
+def import_command(
+    *,
+    command,
+    path: str,
+    network: str | None = None,
+    partial=False,
+    dry_run=False,
+    report: str | None = None,
+    **options,
+):
+    """Import an HSDS directory: 3.0 JSON, a tabular datapackage (3.0, 2.0, 1.x), or a ZIP."""
     network_row = _network(network)
-    stderr = _stream(command.stderr)
-    bar = None
-    if hasattr(stderr, "isatty") and stderr.isatty():
-        bar = tqdm(total=0, file=stderr, unit="row", leave=False, dynamic_ncols=True)
-
-    def progress(done: int, total: int, stage: str) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_description(stage)
-        bar.refresh()
-
-    try:
-        report = hsds_import(
-            path=path,
-            network=network_row,
-            partial=partial,
-            progress=progress if bar is not None else None,
+    with progress_bar(command) as progress:
+        result = hsds_import(
+            path=path, network=network_row, partial=partial, dry_run=dry_run, progress=progress
         )
-    finally:
-        if bar is not None:
-            bar.close()
-    for line in report.summary_lines():
-        command.stdout.write(line)
-    for line in report.problem_lines(limit=MAX_PROBLEM_LINES):
-        command.stderr.write(line)
-    errors = len(report.errors)
-    if errors and report.written:
-        raise CommandError(
-            f"{errors} row error(s): those rows were left out, the valid rows were imported "
-            f"into {network_row.slug} (--partial)"
-        )
-    if errors:
-        raise CommandError(
-            f"HSDS import failed with {errors} error(s); nothing was written "
-            "(fix the rows above, or pass --partial to import the valid rows)"
-        )
+    report_out(command, result, report_path=report)
 
 
 def _import_arguments(parser) -> None:
     _network_argument(parser)
-    parser.add_argument(
-        "--partial",
-        action="store_true",
-        help="import the valid rows and report the others (default: all or nothing)",
-    )
+    add_import_arguments(parser)
 
 
 import_command.add_arguments = _import_arguments

@@ -14,8 +14,6 @@ Latin-1; quoted fields may hold newlines. Row numbers are spreadsheet rows (the 
 
 import codecs
 import contextlib
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,19 +21,12 @@ from typing import Any
 
 import orjson
 
+from referloop.core.imports.readers import csv_table, decode, is_xlsx, is_zip, read_bytes, unpacked
+from referloop.core.imports.report import ERROR, WARNING, InputError, Problem, input_error
 from referloop.directory.hsds.parse import BadValue, is_blank, scalar
-from referloop.directory.hsds.report import ERROR, WARNING, Problem
 
-csv.field_size_limit(16 * 1024 * 1024)
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-class InputError(Exception):
-    """The input as a whole cannot be read (missing, malformed, not HSDS)."""
-
-    def __init__(self, problem: Problem):
-        super().__init__(str(problem))
-        self.problem = problem
+__all__ = ["Dataset", "InputError", "Record", "decode", "read_dataset"]
 
 
 @dataclass(slots=True)
@@ -67,69 +58,82 @@ class Dataset:
 
 
 def read_dataset(path: str | Path) -> Dataset:
+    """The dataset at `path`: a file, a folder, or a ZIP archive of either (unpacked into a
+    temporary folder, removed once every record is read into memory)."""
     path = Path(path)
     try:
         exists = path.exists()
     except OSError as exc:  # e.g. a name longer than the system allows
-        raise InputError(Problem(path.name, None, "", f"cannot read: {exc.strerror}")) from None
+        raise input_error(path.name, f"cannot read: {exc.strerror}") from None
     if not exists:
-        raise InputError(Problem(str(path), None, "", "no such file or folder"))
+        raise input_error(str(path), "no such file or folder")
+    if not (path.is_file() and is_zip(path) and not is_xlsx(path)):
+        return _read_path(path)
+    with unpacked(path) as folder:
+        dataset = _read_path(folder, archive=path.name)
+    dataset.source = str(path)
+    if path.suffix.lower() != ".zip":
+        dataset.problems.insert(
+            0, Problem(path.name, None, "", "is a ZIP archive: read as one", WARNING)
+        )
+    return dataset
+
+
+def _read_path(path: Path, *, archive: str = "") -> Dataset:
     if path.is_dir():
-        descriptor = path / "datapackage.json"
-        if descriptor.is_file():
+        descriptor = _find_descriptor(path)
+        if descriptor is not None:
             return _read_package(descriptor)
+        if not _csv_files(path) and (json_files := sorted(path.rglob("*.json"))):
+            if len(json_files) == 1:
+                return _read_json_file(json_files[0])
+            names = ", ".join(str(file.relative_to(path)) for file in json_files[:5])
+            raise input_error(
+                archive or path.name, f"several JSON files and no datapackage.json ({names})"
+            )
         return _read_tabular(path, source=str(path), declared=None, resources=None)
-    if path.suffix.lower() == ".json":
-        return _read_json_file(path)
-    raise InputError(
-        Problem(
+    if is_xlsx(path):
+        raise input_error(
             path.name,
-            None,
-            "",
-            "expected an HSDS JSON file (.json), a datapackage.json, or a folder of CSV files",
+            "is an Excel workbook: HSDS is read from CSV files (save each sheet as CSV) or JSON",
         )
+    if path.suffix.lower() == ".json" or _looks_like_json(path):
+        return _read_json_file(path)
+    raise input_error(
+        path.name,
+        "expected an HSDS JSON file (.json), a datapackage.json, a folder of CSV files, "
+        "or a ZIP archive of one",
     )
 
 
-# --- decoding --------------------------------------------------------------------------------
+def _looks_like_json(path: Path) -> bool:
+    """A JSON document under another name (`services.txt`, an API response saved as is)."""
+    start = read_bytes(path)[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return start[:1] in (b"{", b"[")
 
 
-def decode(raw: bytes, name: str, problems: list[Problem]) -> str:
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8) :]
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(Problem(name, None, "", f"not valid UTF-16: {exc.reason}")) from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    problems.append(
-        Problem(
-            name,
-            None,
-            "",
-            "is not UTF-8; read it as Windows-1252/Latin-1 (check accented letters)",
-            WARNING,
-        )
+def _find_descriptor(folder: Path) -> Path | None:
+    """The package's datapackage.json: in the folder, else the shallowest one below it (a ZIP
+    often nests the package one or two folders down, beside other files)."""
+    found = sorted(
+        (file for file in folder.rglob("*") if file.name.lower() == "datapackage.json"),
+        key=lambda file: (len(file.parts), str(file)),
     )
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    return next((file for file in found if _is_file(file)), None)
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(Problem(path.name, None, "", f"cannot read: {exc.strerror}")) from None
+def _csv_files(folder: Path) -> dict[str, Path]:
+    """The CSV files of a folder by their lower-case name, those of its sub-folders too (the
+    folder's own first): 211 exports put them under data/ or csv/ as often as not."""
+    files: dict[str, Path] = {}
+    for file in sorted(folder.rglob("*"), key=lambda file: (len(file.parts), str(file))):
+        if file.suffix.lower() == ".csv" and _is_file(file):  # "Services.CSV" too
+            files.setdefault(file.name.lower(), file)
+    return files
 
 
 def _load_json(path: Path, problems: list[Problem], *, pointed_to: bool = False) -> Any:
-    raw = _read_bytes(path)
+    raw = read_bytes(path)
     if not raw.startswith(_BOMS):
         # orjson reads UTF-8 bytes several times faster than decode + json.loads; whatever it
         # refuses (Latin-1, NaN, huge integers, malformed JSON) takes the path below, which
@@ -181,7 +185,7 @@ def _read_package(descriptor_path: Path) -> Dataset:
     problems: list[Problem] = []
     descriptor = _load_json(descriptor_path, problems)
     if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
-        raise InputError(Problem(descriptor_path.name, None, "resources", "not a datapackage"))
+        raise input_error(descriptor_path.name, "not a datapackage", field="resources")
     resources = []
     for index, resource in enumerate(descriptor["resources"], start=1):
         resource_path = resource.get("path") if isinstance(resource, dict) else None
@@ -210,28 +214,50 @@ def _read_package(descriptor_path: Path) -> Dataset:
 def _read_tabular(
     folder: Path, *, source: str, declared: str | None, resources: list[str] | None
 ) -> Dataset:
+    """The CSV files of a package: those its datapackage.json lists, found by name when the
+    listed path does not match the layout (data/ or not, another letter case), and every other
+    CSV file in the folder and below it."""
     dataset = Dataset(source=source, format="tabular")
-    files: dict[str, Path] = {}
     inside = folder.resolve()
-    for name in resources or []:
-        file = folder / name
-        if not _is_file(file):
-            reason = "listed in datapackage.json but not found"
-        elif not file.resolve().is_relative_to(inside):
-            reason = "outside the package's folder: not read"
-        else:
-            files[file.name] = file
+    present = _csv_files(folder)
+    files: dict[str, Path] = {}
+    for listed in resources or []:
+        file = folder / listed
+        shown = listed[:200]
+        if _is_file(file) and not file.resolve().is_relative_to(inside):
+            dataset.problems.append(
+                Problem(shown, None, "", "outside the package's folder: not read", WARNING)
+            )
             continue
-        dataset.problems.append(Problem(name[:200], None, "", reason, WARNING))
-    for file in sorted(folder.iterdir()):
-        if file.suffix.lower() == ".csv" and _is_file(file):  # "Services.CSV" too
-            files.setdefault(file.name, file)
+        if _is_file(file):
+            files[file.name.lower()] = file
+            continue
+        found = present.get(Path(listed).name.lower())
+        if found is None:
+            reason = "listed in datapackage.json but not found"
+            dataset.problems.append(Problem(shown, None, "", reason, WARNING))
+            continue
+        files[found.name.lower()] = found
+        dataset.problems.append(
+            Problem(
+                shown,
+                None,
+                "",
+                f"listed in datapackage.json as '{listed}' but found at "
+                f"'{found.relative_to(folder).as_posix()}': read from there",
+                WARNING,
+                cause="datapackage.json names another path: found by name",
+            )
+        )
+    for name, file in present.items():
+        files.setdefault(name, file)
     if not files:
-        raise InputError(Problem(Path(source).name, None, "", "no CSV files found"))
+        raise input_error(Path(source).name, "no CSV files found")
     headers: dict[str, list[str]] = {}
-    for name, file in files.items():
+    for file in files.values():
+        name = file.relative_to(folder).as_posix() if file.is_relative_to(folder) else file.name
         table = file.stem.lower()
-        text = decode(_read_bytes(file), name, dataset.problems)
+        text = decode(read_bytes(file, name), name, dataset.problems)
         header, records = read_csv_text(text, file=name, table=table, problems=dataset.problems)
         headers[table] = header
         dataset.tables.setdefault(table, []).extend(records)
@@ -242,46 +268,18 @@ def _read_tabular(
 def read_csv_text(
     text: str, *, file: str, table: str, problems: list[Problem]
 ) -> tuple[list[str], list[Record]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[Record] = []
-    row = 1
-    try:
-        header = [cell.strip().lstrip("\ufeff").lower() for cell in next(reader, [])]
-    except csv.Error as exc:
-        problems.append(Problem(file, row, "", f"malformed CSV: {exc}"))
-        return [], []
+    sheet = csv_table(text, name=file, problems=problems)
+    header = [name.lower() for name in sheet.header]
     duplicates = {name for name in header if name and header.count(name) > 1}
     if duplicates:
         problems.append(
             Problem(file, 1, ", ".join(sorted(duplicates)), "column appears twice in the header")
         )
         return header, []
-    while True:
-        # A malformed row is that row's error; the reader goes on at the next line, so the
-        # file's other rows are read (and, with --partial, imported).
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            row += 1
-            problems.append(Problem(file, row, "", f"malformed CSV: {exc}"))
-            continue
-        row += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) > len(header):
-            problems.append(
-                Problem(
-                    file,
-                    row,
-                    "",
-                    f"has {len(cells)} values but the header has {len(header)} columns "
-                    "(an unquoted comma?)",
-                )
-            )
-            continue
-        records.append(Record(table, dict(zip(header, cells, strict=False)), file, row))
+    records = [
+        Record(table, dict(zip(header, cells, strict=False)), file, row)
+        for row, cells in sheet.rows
+    ]
     return header, records
 
 
@@ -504,10 +502,10 @@ def _read_json_file(path: Path) -> Dataset:
     elif isinstance(document, dict):
         items, shape = [document], "a single object"
     else:
-        raise InputError(Problem(path.name, None, "", "expected a JSON object or list"))
+        raise input_error(path.name, "expected a JSON object or list")
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
-            raise InputError(Problem(path.name, index, "", "expected an object in the list"))
+            raise input_error(path.name, "expected an object in the list", row=index)
     kind = classify(items)
     if kind == "unknown":
         raise InputError(

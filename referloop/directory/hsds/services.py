@@ -1,4 +1,4 @@
-"""HSDS import: `hsds_import(*, path, network, partial=False, progress=None) -> ImportReport`.
+"""HSDS import: `hsds_import(*, path, network, partial=False, progress=None) -> HsdsReport`.
 
 1. Read (readers): JSON or tabular, any HSDS version, into tables of records.
 2. Map (mapping): records → planned rows of our models, with a problem per bad value.
@@ -42,16 +42,18 @@ from itertools import islice
 from pathlib import Path
 from types import SimpleNamespace
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from referloop.core.bulk import reserve_ids
+from referloop.core.imports.report import InputError
+from referloop.core.imports.run import Rollback, import_transaction
 from referloop.core.models import Network
 from referloop.directory.hsds.mapping import DEFAULT_TAXONOMY, Mapper, Planned
 from referloop.directory.hsds.parse import as_uuid
-from referloop.directory.hsds.readers import InputError, read_dataset
-from referloop.directory.hsds.report import ERROR, WARNING, ImportReport, Problem
+from referloop.directory.hsds.readers import read_dataset
+from referloop.directory.hsds.report import ERROR, WARNING, HsdsReport, Problem
 from referloop.directory.models import (
     Address,
     CapacityReading,
@@ -153,11 +155,15 @@ def hsds_import(
     path: str | Path,
     network: Network,
     partial: bool = False,
+    dry_run: bool = False,
     progress: Progress | None = None,
-) -> ImportReport:
-    """Imports an HSDS file or package into `network`'s directory; see the module docstring."""
+) -> HsdsReport:
+    """Imports an HSDS file, package or ZIP archive into `network`'s directory; see the module
+    docstring. A dry run checks and writes everything, then rolls it back."""
+    report = HsdsReport(source=str(path), partial=partial, dry_run=dry_run)
     with _garbage_collector_paused():
-        return _import(path=path, network=network, partial=partial, progress=progress)
+        _import(path=path, network=network, report=report, progress=progress)
+    return report
 
 
 @contextmanager
@@ -173,17 +179,18 @@ def _garbage_collector_paused():
             gc.enable()
 
 
-def _import(*, path, network: Network, partial: bool, progress: Progress | None) -> ImportReport:
-    report = ImportReport(source=str(path), partial=partial)
+def _import(*, path, network: Network, report: HsdsReport, progress: Progress | None) -> None:
+    partial = report.partial
     if progress:
         progress(0, 0, "reading")
     try:
         dataset = read_dataset(path)
     except InputError as exc:
         report.problems.append(exc.problem)
-        return report
+        return
     report.version, report.version_note = dataset.version, dataset.version_note
     report.problems.extend(dataset.problems)
+    report.read = dataset.size
     if progress:
         progress(0, dataset.size, "checking")
     mapper = Mapper(dataset)
@@ -192,42 +199,19 @@ def _import(*, path, network: Network, partial: bool, progress: Progress | None)
     importer.check(late=False)
     if report.errors and not partial:
         importer.check(late=True)  # every error of the file, in one report
-        return report
-    try:
-        # The late tables are checked while the database stores the early ones (on PostgreSQL,
-        # from the writer's thread): two cores at work where there was one.
-        with transaction.atomic(), _Writer() as writer:
-            importer.start(writer)
-            importer.write(EARLY_KINDS, progress=progress)
-            if progress:
-                progress(0, dataset.size, "checking the rest")
-            importer.check(late=True)
-            if report.errors and not partial:
-                raise _Refused
-            importer.write(LATE_KINDS, progress=progress)
-            importer.finish(progress=progress)
-    except _Refused:
-        report.counts.clear()
-        return report
-    except DatabaseError as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        report.counts.clear()
-        report.written = False
-        report.problems.append(
-            Problem(
-                Path(str(path)).name,
-                None,
-                "",
-                f"the database refused the import ({first_line}); nothing was written",
-            )
-        )
-        return report
-    report.written = True
-    return report
-
-
-class _Refused(Exception):
-    """The late tables have errors: what was written of the early ones is rolled back."""
+        return
+    # The late tables are checked while the database stores the early ones (on PostgreSQL,
+    # from the writer's thread): two cores at work where there was one.
+    with import_transaction(report), _Writer() as writer:
+        importer.start(writer)
+        importer.write(EARLY_KINDS, progress=progress)
+        if progress:
+            progress(0, dataset.size, "checking the rest")
+        importer.check(late=True)
+        if report.errors and not partial:
+            raise Rollback  # what was written of the early tables goes too
+        importer.write(LATE_KINDS, progress=progress)
+        importer.finish(progress=progress)
 
 
 def _chunks(items: Iterable, size: int = CHUNK):
@@ -397,7 +381,7 @@ def _copy(connection, statement: str, rows: list[dict], values) -> None:
 
 
 class _Importer:
-    def __init__(self, *, network: Network, mapper: Mapper, report: ImportReport, partial: bool):
+    def __init__(self, *, network: Network, mapper: Mapper, report: HsdsReport, partial: bool):
         self.network = network
         self.mapper = mapper
         self.plans = mapper.plans
