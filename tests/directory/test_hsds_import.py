@@ -176,7 +176,7 @@ def test_service_full_maps_onto_our_models(db):
     assert location.organization == organization
     assert (location.latitude, location.longitude) == (None, None)  # latitude 100 in the example
     assert any(
-        w.field.endswith("latitude") and "outside -90..90" in w.reason for w in report.warnings
+        d.field.endswith("latitude") and "outside -90..90" in d.reason for d in report.defaults
     )
     assert ServiceAtLocation.objects.get(network=network).location == location
     address = Address.objects.get(network=network)
@@ -529,23 +529,27 @@ def test_ages_must_be_whole_numbers_in_order(db, tmp_path):
     assert "whole" in errors[(3, "minimum_age")]
 
 
-def test_coordinates_out_of_range_are_left_out_with_a_warning(db, tmp_path):
+def test_coordinates_out_of_range_are_left_out_as_a_counted_default(db, tmp_path):
     far = capacity_service(1)
     far["service_at_locations"][0]["location"]["longitude"] = -200
     report = import_ok(write_json(tmp_path, [far]), make_network())
-    (warning,) = report.warnings
-    assert warning.field == "service_at_locations[0].location.longitude"
-    assert "outside -180..180" in warning.reason
+    (default,) = report.defaults
+    assert default.field == "service_at_locations[0].location.longitude"
+    assert "outside -180..180" in default.reason
     assert Location.objects.get().latitude is None
+    assert report.totals()["defaulted"] == 1
 
 
-def test_coordinates_that_are_not_numbers_are_errors(db, tmp_path):
+def test_coordinates_that_are_not_numbers_leave_the_location_without_a_point(db, tmp_path):
     bad = capacity_service(1)
     bad["service_at_locations"][0]["location"]["latitude"] = "north"
-    report = hsds_import(path=write_json(tmp_path, [bad]), network=make_network())
-    (problem,) = report.problems  # not also "latitude is missing"
+    report = import_ok(write_json(tmp_path, [bad]), make_network())
+    (problem,) = report.problems  # not also "longitude left out"
+    assert problem.severity == "default"
     assert problem.field == "service_at_locations[0].location.latitude"
     assert "'north' is not a number" in problem.reason
+    location = Location.objects.get()
+    assert (location.latitude, location.longitude) == (None, None)
 
 
 def test_missing_required_fields_are_row_errors(db, tmp_path):
@@ -583,10 +587,10 @@ def test_json_only_pythons_reader_takes_is_read_and_checked_all_the_same(db, tmp
     document = json.dumps([capacity_service(1)]).replace("39.78", "NaN")
     path = tmp_path / "nan.json"
     path.write_text(document, encoding="utf-8")
-    report = hsds_import(path=path, network=make_network())
-    (error,) = report.errors
-    assert error.field == "service_at_locations[0].location.latitude"
-    assert "'nan' is not a number" in error.reason
+    report = import_ok(path, make_network())
+    (default,) = report.defaults
+    assert default.field == "service_at_locations[0].location.latitude"
+    assert "'nan' is not a number" in default.reason
 
 
 def test_uuid_ids_keep_their_value_in_any_case_and_one_spelt_twice_is_not_shared(db, tmp_path):

@@ -5,6 +5,11 @@ rows it points to (by their HSDS id, resolved later against the file and the dir
 here touches the database. What a file holds that we have nowhere to keep is listed once as
 "not imported: table" or "not imported: table.field".
 
+Defaults: a value left blank where the intent is clear gets a documented default, counted in
+the report ("defaults applied"): a blank service status is `active`; a blank location type is
+`physical`; blank, unreadable or out-of-range coordinates leave the location without a point
+(it is listed, but not found by distance).
+
 Severity: a problem that makes a row wrong (a missing id or name, an unknown status or location
 type, a malformed number, time or date, text too long) is an **error**. A problem with an optional
 detail that we can leave out and still keep a correct row is a **warning**, and the detail is left
@@ -21,7 +26,7 @@ from typing import Any
 from referloop.directory.hsds import parse as P
 from referloop.directory.hsds.parse import BadValue, is_blank
 from referloop.directory.hsds.readers import Dataset, Record
-from referloop.directory.hsds.report import ERROR, WARNING, Problem
+from referloop.directory.hsds.report import DEFAULT, ERROR, WARNING, Problem
 from referloop.directory.models import (
     Address,
     Contact,
@@ -139,6 +144,15 @@ class Row:
 
     def warning(self, name: str, reason: str) -> None:
         self.mapper.problem(self.record, name, reason, WARNING)
+
+    def default(self, name: str, value, reason: str):
+        """`value` in place of what the row left blank (or could not say), counted in the report."""
+        self.mapper.problem(self.record, name, reason, DEFAULT)
+        return value
+
+    def blank(self, name: str) -> bool:
+        """The row has the field, and it is empty."""
+        return name in self.record.data and is_blank(self.record.data[name])
 
     def get(self, name: str, parser, *args, required: bool = False, soft: bool = False, **kw):
         self.used.add(name)
@@ -335,7 +349,11 @@ def services(m: Mapper, row: Row) -> None:
         "description": row.text("description"),
         "url": row.get("url", P.url, soft=True) or "",
         "email": row.get("email", P.email, soft=True) or "",
-        "status": row.get("status", P.choice, STATUSES, what="status", required=True),
+        "status": (
+            row.default("status", Status.ACTIVE, "is blank: imported as active")
+            if row.blank("status")
+            else row.get("status", P.choice, STATUSES, what="status", required=True)
+        ),
         "interpretation_services": row.text("interpretation_services"),
         "application_process": row.text("application_process"),
         "wait_time": row.text("wait_time", _limit(Service, "wait_time")),
@@ -368,28 +386,19 @@ def services(m: Mapper, row: Row) -> None:
 
 def locations(m: Mapper, row: Row) -> None:
     sid = row.id()
-    location_type = row.get(
-        "location_type",
-        P.choice,
-        LOCATION_TYPES,
-        what="location type",
-        required=m.version.startswith("3"),
-    )
-    latitude = row.get("latitude", P.coordinate)
-    longitude = row.get("longitude", P.coordinate)
-    for name, value, bound in (("latitude", latitude, 90), ("longitude", longitude, 180)):
-        if value is not None and not -bound <= value <= bound:
-            row.warning(
-                name,
-                f"{value:g} is outside -{bound}..{bound}; the location was imported "
-                "without coordinates",
-            )
-            latitude = longitude = None
-    if (latitude is None) != (longitude is None):
-        missing = "latitude" if latitude is None else "longitude"
-        if is_blank(row.record.data.get(missing)):  # a bad value is already its own error
-            row.warning(missing, "is missing, so the other coordinate was left out too")
-        latitude = longitude = None
+    if row.blank("location_type"):
+        location_type = row.default(
+            "location_type", LocationType.PHYSICAL, "is blank: imported as physical"
+        )
+    else:
+        location_type = row.get(
+            "location_type",
+            P.choice,
+            LOCATION_TYPES,
+            what="location type",
+            required=m.version.startswith("3"),
+        )
+    latitude, longitude = _coordinates(row)
     values = {
         "location_type": location_type or LocationType.PHYSICAL,
         "name": row.text("name", _limit(Location, "name")),
@@ -407,6 +416,35 @@ def locations(m: Mapper, row: Row) -> None:
         row,
         refs={"organization_id": ("organization", row.ref("organization_id"))},
     )
+
+
+NO_POINT = "the location was imported without coordinates (listed, not found by distance)"
+
+
+def _coordinates(row: Row) -> tuple[float | None, float | None]:
+    """The location's point, or (None, None) with one counted default when a coordinate is
+    blank, unreadable or off the globe (the official 3.0 examples carry latitude 100)."""
+    given = [name for name in ("latitude", "longitude") if not is_blank(row.raw(name))]
+    if not given:
+        if row.blank("latitude") or row.blank("longitude"):
+            row.default("latitude", None, f"no coordinates: {NO_POINT}")
+        return None, None
+    point = {}
+    for name, bound in (("latitude", 90), ("longitude", 180)):
+        raw = row.raw(name)
+        if is_blank(raw):
+            row.default(name, None, f"is blank: {NO_POINT}")
+            return None, None
+        try:
+            value = P.coordinate(raw)
+        except BadValue as exc:
+            row.default(name, None, f"{exc}: {NO_POINT}")
+            return None, None
+        if not -bound <= value <= bound:
+            row.default(name, None, f"'{value:g}' is outside -{bound}..{bound}: {NO_POINT}")
+            return None, None
+        point[name] = value
+    return point["latitude"], point["longitude"]
 
 
 def service_at_location(m: Mapper, row: Row) -> None:
