@@ -204,8 +204,10 @@ class ImportReport:
     # --- totals ---
 
     def totals(self) -> dict[str, int]:
-        imported = sum(c.total for c in self.counts.values()) if self.written else 0
-        skipped = sum(c.rejected for c in self.counts.values()) if self.written else self.read
+        # A dry run keeps its counts: what it would have imported.
+        counted = self.written or (self.dry_run and self.ok)
+        imported = sum(c.total for c in self.counts.values()) if counted else 0
+        skipped = sum(c.rejected for c in self.counts.values()) if counted else self.read
         return {
             "read": self.read,
             "imported": imported,
@@ -218,7 +220,9 @@ class ImportReport:
     def totals_line(self) -> str:
         totals = self.totals()
         return (
-            f"Read {totals['read']:,} · imported {totals['imported']:,} · "
+            f"Read {totals['read']:,} · "
+            + ("would import" if self.dry_run else "imported")
+            + f" {totals['imported']:,} · "
             f"skipped {totals['skipped']:,} · defaults applied {totals['defaulted']:,} · "
             f"{totals['errors']:,} error(s), {totals['warnings']:,} warning(s)"
         )

@@ -15,7 +15,6 @@ Latin-1; quoted fields may hold newlines. Row numbers are spreadsheet rows (the 
 import codecs
 import contextlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,38 +22,12 @@ import orjson
 
 from referloop.core.imports.readers import csv_table, decode, is_xlsx, is_zip, read_bytes, unpacked
 from referloop.core.imports.report import ERROR, WARNING, InputError, Problem, input_error
+from referloop.directory.hsds.dataset import Dataset, Record
+from referloop.directory.hsds.legacy import pre_hsds_evidence, rewrite_pre_hsds
 from referloop.directory.hsds.parse import BadValue, is_blank, scalar
 
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 __all__ = ["Dataset", "InputError", "Record", "decode", "read_dataset"]
-
-
-@dataclass(slots=True)
-class Record:
-    table: str
-    data: dict[str, Any]
-    file: str
-    row: int | None
-    path: str = ""
-
-    def where(self, name: str = "") -> str:
-        if self.path and name:
-            return f"{self.path}.{name}"
-        return self.path or name
-
-
-@dataclass
-class Dataset:
-    source: str
-    format: str  # "json" or "tabular"
-    version: str = ""
-    version_note: str = ""
-    tables: dict[str, list[Record]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        return sum(len(rows) for rows in self.tables.values())
 
 
 def read_dataset(path: str | Path) -> Dataset:
@@ -261,7 +234,10 @@ def _read_tabular(
         header, records = read_csv_text(text, file=name, table=table, problems=dataset.problems)
         headers[table] = header
         dataset.tables.setdefault(table, []).extend(records)
-    dataset.version, dataset.version_note = detect_tabular_version(headers, declared)
+    if evidence := pre_hsds_evidence(headers):
+        rewrite_pre_hsds(dataset, evidence)
+    else:
+        dataset.version, dataset.version_note = detect_tabular_version(headers, declared)
     return dataset
 
 

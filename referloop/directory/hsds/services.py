@@ -432,6 +432,22 @@ class _Importer:
             mapper.run_early()
         self.report.problems.extend(mapper.problems[seen:])
         self.resolve(LATE_KINDS if late else EARLY_KINDS)
+        if late:
+            self._unused_locations()
+
+    def _unused_locations(self) -> None:
+        """A location no service of the file is offered at: imported (a later file may link
+        it), but no search can find it until then."""
+        used = {plan.refs["location_id"][1] for plan in self.plans["sal"].values() if plan.ok}
+        for plan in self.plans["location"].values():
+            if plan.ok and plan.source_id not in used:
+                self._problem(
+                    plan,
+                    "id",
+                    "no service in this file is offered at this location: imported, but no "
+                    "search finds it until one is",
+                    WARNING,
+                )
 
     def _lookup(self, kinds: tuple[str, ...]) -> None:
         needed: dict[str, set[str]] = defaultdict(set)
