@@ -247,14 +247,16 @@ def read_table(path: str | Path, *, name: str | None = None) -> Table:
 # --- ZIP archives ----------------------------------------------------------------------------
 
 
-def _member_path(name: str) -> PurePosixPath | None:
+def _member_path(name: str, archive: str) -> PurePosixPath | None:
     """Where a member goes inside the target folder; None for what is not unpacked (folders,
     macOS resource forks, hidden files) or may not be (absolute paths, `..`)."""
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if not parts or name.endswith("/"):
         return None
     if parts[0] == "/" or ".." in parts or ":" in parts[0]:
-        raise input_error(name, "a ZIP member names a path outside the archive: not unpacked")
+        raise input_error(
+            archive, f"member '{name}' names a path outside the archive: not unpacked"
+        )
     if parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):
         return None
     return PurePosixPath(*parts)
@@ -302,7 +304,7 @@ def unpacked(path: Path, *, name: str | None = None) -> Iterator[Path]:
             raise input_error(name, "the ZIP archive unpacks to more than 2 GB")
         written = unpacked_bytes = 0
         for member in members:
-            relative = _member_path(member.filename)
+            relative = _member_path(member.filename, name)
             if relative is None:
                 continue
             if (member.external_attr >> 16) & 0o170000 == 0o120000:

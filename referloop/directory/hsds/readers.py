@@ -213,13 +213,13 @@ def _read_tabular(
         files[found.name.lower()] = found
         dataset.problems.append(
             Problem(
-                shown,
+                "datapackage.json",
                 None,
-                "",
-                f"listed in datapackage.json as '{listed}' but found at "
-                f"'{found.relative_to(folder).as_posix()}': read from there",
+                "resources.path",
+                f"names '{listed}', found at '{found.relative_to(folder).as_posix()}': "
+                "read from there",
                 WARNING,
-                cause="datapackage.json names another path: found by name",
+                cause="names a path where there is no file: found by name",
             )
         )
     for name, file in present.items():

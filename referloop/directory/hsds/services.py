@@ -50,7 +50,7 @@ from referloop.core.bulk import reserve_ids
 from referloop.core.imports.report import InputError
 from referloop.core.imports.run import Rollback, import_transaction
 from referloop.core.models import Network
-from referloop.directory.hsds.mapping import DEFAULT_TAXONOMY, Mapper, Planned
+from referloop.directory.hsds.mapping import DEFAULT_TAXONOMY, HANDLERS, Mapper, Planned
 from referloop.directory.hsds.parse import as_uuid
 from referloop.directory.hsds.readers import read_dataset
 from referloop.directory.hsds.report import ERROR, WARNING, HsdsReport, Problem
@@ -193,6 +193,19 @@ def _import(*, path, network: Network, report: HsdsReport, progress: Progress | 
     report.read = dataset.size
     if progress:
         progress(0, dataset.size, "checking")
+    if dataset.format == "tabular" and not dataset.tables.keys() & HANDLERS.keys():
+        found = ", ".join(f"{table}.csv" for table in sorted(dataset.tables)[:5])
+        report.problems.append(
+            Problem(
+                Path(str(path)).name,
+                None,
+                "",
+                f"none of the files is an HSDS table (found {found or 'no rows'}; expected "
+                "organizations.csv, services.csv, locations.csv...)",
+            )
+        )
+        report.read = 0
+        return
     mapper = Mapper(dataset)
     report.not_imported = mapper.skipped
     importer = _Importer(network=network, mapper=mapper, report=report, partial=partial)
@@ -438,7 +451,7 @@ class _Importer:
     def _unused_locations(self) -> None:
         """A location no service of the file is offered at: imported (a later file may link
         it), but no search can find it until then."""
-        used = {plan.refs["location_id"][1] for plan in self.plans["sal"].values() if plan.ok}
+        used = {plan.refs["location_id"][1] for plan in self.plans["sal"].values()}
         for plan in self.plans["location"].values():
             if plan.ok and plan.source_id not in used:
                 self._problem(
