@@ -2,9 +2,14 @@
 network choice, all-or-nothing and --partial, one-line errors with the per-row report, and a real
 console-script run that proves there is no traceback."""
 
+import fcntl
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from io import StringIO
 from pathlib import Path
 from urllib.parse import quote
@@ -162,3 +167,34 @@ def test_cli_import_errors_exit_non_zero_with_report_and_no_traceback(cli_env, t
     assert lines[-1].startswith("CommandError: HSDS import failed with 1 error(s)")
     assert any(line.startswith("  services.csv, row 3, status: unknown status") for line in lines)
     assert "Nothing was written." in result.stdout
+
+
+def test_a_terminal_sees_a_progress_bar_and_a_log_does_not(cli_env, tmp_path):
+    from tests.directory.dirty_hsds import Dirt, write_dirty_zip
+
+    path = write_dirty_zip(tmp_path / "county.zip", Dirt(services=3000, orphans=0))
+    command = [REFERLOOP, "import", "hsds", str(path), "--network", "cli-subprocess", "--dry-run"]
+    primary, secondary = pty.openpty()
+    # A terminal 100 columns wide (a new pseudo-terminal has none, and tqdm draws into none).
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with subprocess.Popen(
+        command, env=cli_env, stdout=subprocess.PIPE, stderr=secondary, stdin=subprocess.DEVNULL
+    ) as child:
+        os.close(secondary)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        out = child.stdout.read().decode()
+    os.close(primary)
+    assert child.returncode == 0, terminal.decode(errors="replace")
+    shown = terminal.decode(errors="replace")
+    assert "checking" in shown and "row" in shown  # tqdm's bar: stage, count, unit
+    assert "Dry run: nothing was changed." in out
+    logged = subprocess.run(command, env=cli_env, capture_output=True, text=True, check=True)
+    assert "checking" not in logged.stderr  # no bar where no one watches
