@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from referloop.clients import selectors as client_selectors
@@ -73,13 +74,14 @@ def referral_list(request):
     if data["format"]:
         from referloop.referrals.sheet import sheet_response
 
-        audit_record(
-            action="export",
+        # The sheet names clients: only the agency's own sent referrals go in it (audited there).
+        return sheet_response(
+            rows,
+            data["format"],
+            agency=request.agency,
             request=request,
-            object_type="referrals.referral",
-            detail={"format": data["format"], "direction": direction},
+            filename=f"referrals-{timezone.localdate().isoformat()}",
         )
-        return sheet_response(rows, data["format"])
     page = Paginator(rows.defer(*selectors.LIST_PAGE_DEFERRED), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -106,8 +108,6 @@ def referral_list(request):
 
 
 def _now():
-    from django.utils import timezone
-
     return timezone.now()
 
 
