@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "referloop.clients",
     "referloop.referrals",
     "referloop.worklist",
+    "referloop.demo",  # `referloop demo`: the demo network (uses every app, so it comes last)
 ]
 
 MIDDLEWARE = [

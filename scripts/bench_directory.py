@@ -49,7 +49,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from referloop.core.models import Membership, Network  # noqa: E402
 from referloop.core.permissions import Role  # noqa: E402
-from referloop.demo import DEMO_NETWORK_SLUG  # noqa: E402
+from referloop.demo.build import DEMO_NETWORK_SLUG  # noqa: E402
 from referloop.directory.hsds.selectors import hsds_write_json  # noqa: E402
 from referloop.directory.hsds.services import hsds_import  # noqa: E402
 from referloop.directory.search import DirectoryQuery, directory_search  # noqa: E402

@@ -19,7 +19,7 @@ from referloop.clients.selectors import client_possible_duplicates, disclosure_c
 from referloop.core.models import Agency, IssuedTrackingId, Membership
 from referloop.core.permissions import Role
 from referloop.core.tracking_ids import tracking_id_normalize
-from referloop.demo import CORE_AGENCIES, demo_build, demo_clear
+from referloop.demo.build import CORE_AGENCIES, demo_build, demo_clear
 from referloop.demo.referrals import VOLUMES
 from referloop.referrals.due import escalation_threshold, next_due
 from referloop.referrals.models import (

@@ -21,7 +21,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from referloop.core.models import User
-from referloop.demo import demo_build, demo_clear
+from referloop.demo.build import demo_build, demo_clear
 
 FILE_ENDINGS = (".csv", ".xlsx", ".pdf", ".json", ".ics")
 SKIPPED_PREFIXES = ("/static/", "/admin/", "/accounts/logout", "/api/", "/r/")

@@ -23,7 +23,6 @@ from referloop.core.schemas import InputSchema
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory.api import NO_NUL, DomainErrorOut, ErrorOut, ValidationErrorOut
 from referloop.directory.models import Organization
-from referloop.referrals.packets import safe_contact_rules
 
 router = Router(tags=["clients"])
 
@@ -125,7 +124,7 @@ class ClientOut(Schema):
         return {
             **{name: getattr(obj, name) for name in services.SAFE_CONTACT_FLAGS},
             **{name: getattr(obj, name) for name in services.SAFE_CONTACT_TEXT},
-            "rules": safe_contact_rules(obj),
+            "rules": selectors.safe_contact_rules(obj),
         }
 
 

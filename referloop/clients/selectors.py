@@ -221,3 +221,22 @@ def _consent_expiring_item(consent: Consent, *, agency) -> DueItem:
         + "#consents-heading",
         owner_id=consent.recorded_by_id,
     )
+
+
+def safe_contact_rules(client) -> list[str]:
+    """The client's safe-contact rules in plain words (the banner shown to anyone who would
+    contact them); an empty list means no restrictions were recorded."""
+    if client.do_not_contact:
+        return ["Do not contact the client"]
+    rules = [
+        "Voicemail OK" if client.voicemail_ok else "Do not leave voicemail",
+        "Texts OK" if client.text_ok else "Do not text",
+        "E-mail OK" if client.email_ok else "Do not e-mail",
+    ]
+    if client.safe_hours:
+        rules.append(f"Safe hours: {client.safe_hours}")
+    if client.do_not_disclose_location:
+        rules.append("Do not disclose the client's location")
+    if client.safe_contact_note:
+        rules.append(client.safe_contact_note)
+    return rules

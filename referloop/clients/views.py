@@ -22,8 +22,6 @@ from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.permissions import Perm, has_perm
 from referloop.core.scoping import get_for_user_or_404
-from referloop.referrals.packets import safe_contact_rules
-from referloop.referrals.selectors import client_referrals
 
 PAGE_SIZE = 50
 
@@ -113,9 +111,8 @@ def client_detail(request, pk):
         "clients/detail.html",
         {
             "client": client,
-            "safe_contact": safe_contact_rules(client),
+            "safe_contact": selectors.safe_contact_rules(client),
             "consents": list(selectors.client_consents(client=client)),
-            "referrals": client_referrals(client=client),
             "can_write": has_perm(request.membership, Perm.WRITE),
             "revoke_form": RevokeForm(),
         },

@@ -69,7 +69,7 @@ from referloop.referrals.models import (
     Urgency,
 )
 from referloop.referrals.packets import packet_content
-from referloop.referrals.replies import reply_url, token_hash
+from referloop.referrals.reply_links import reply_url, token_hash
 from referloop.referrals.services import (
     OUTCOME_KNOWN_STATUSES,
     RECEIVER_MOVES,

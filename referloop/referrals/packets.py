@@ -17,7 +17,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from referloop.clients.models import Category, Channel
-from referloop.clients.selectors import DisclosureDecision, client_disclosures, disclosure_check
+from referloop.clients.selectors import (
+    DisclosureDecision,
+    client_disclosures,
+    disclosure_check,
+    safe_contact_rules,
+)
 from referloop.clients.services import disclosure_record
 from referloop.core.timeutils import agency_today, agency_zone, local_midnight_utc
 from referloop.referrals.models import Packet, Urgency
@@ -41,25 +46,6 @@ CLIENT_FIELD_CATEGORIES = {
     "address": Category.CONTACT,
 }
 PACKET_CSS = "referloop/packet.css"
-
-
-def safe_contact_rules(client) -> list[str]:
-    """The client's safe-contact rules in plain words (the banner shown to anyone who would
-    contact them); an empty list means no restrictions were recorded."""
-    if client.do_not_contact:
-        return ["Do not contact the client"]
-    rules = [
-        "Voicemail OK" if client.voicemail_ok else "Do not leave voicemail",
-        "Texts OK" if client.text_ok else "Do not text",
-        "E-mail OK" if client.email_ok else "Do not e-mail",
-    ]
-    if client.safe_hours:
-        rules.append(f"Safe hours: {client.safe_hours}")
-    if client.do_not_disclose_location:
-        rules.append("Do not disclose the client's location")
-    if client.safe_contact_note:
-        rules.append(client.safe_contact_note)
-    return rules
 
 
 def _local_date(moment: datetime, agency) -> str:

@@ -8,40 +8,29 @@ disclosure, so the consent is asked again on every view and the view is written 
 Rate limits count the audit rows these requests write anyway, so every process agrees on them.
 """
 
-import hashlib
-import re
-import secrets
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from referloop.clients.models import Category, Channel
-from referloop.clients.selectors import disclosure_check
+from referloop.clients.selectors import disclosure_check, safe_contact_rules
 from referloop.clients.services import disclosure_record
 from referloop.core.audit import audit_record, client_ip
 from referloop.core.errors import DomainError
-from referloop.core.models import AuditEvent, OutboundEmail
-from referloop.core.outbox import outbox_enqueue
+from referloop.core.models import AuditEvent
 from referloop.core.timeutils import agency_today, local_midnight_utc
 from referloop.referrals.models import (
     DispositionCode,
     DispositionKind,
-    EventKind,
     Packet,
     Referral,
     ReplyLink,
     Status,
 )
-from referloop.referrals.packets import packet_data, safe_contact_rules
-from referloop.referrals.services import Actor, _event, referral_partner_answer
-
-# What secrets.token_urlsafe(32) produces: anything else is not a token, and needs no lookup.
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+from referloop.referrals.packets import packet_data
+from referloop.referrals.reply_links import TOKEN_PATTERN, token_hash
+from referloop.referrals.services import Actor, referral_partner_answer
 
 # Audit actions of the reply page (the rate limits count them).
 VIEW = "reply_view"
@@ -55,64 +44,6 @@ PROBLEMS = {
     "revoked": "This link has been replaced by a newer one.",
     "cancelled": "The sender has withdrawn this referral.",
 }
-
-
-def token_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def reply_link_create(*, referral) -> tuple[ReplyLink, str]:
-    """A new link for the referral's partner contact; earlier links of the referral stop working."""
-    raw = secrets.token_urlsafe(32)
-    now = timezone.now()
-    ReplyLink.objects.filter(referral=referral, revoked_at__isnull=True).update(revoked_at=now)
-    link = ReplyLink.objects.create(
-        agency_id=referral.agency_id,
-        referral=referral,
-        token_hash=token_hash(raw),
-        contact_email=referral.contact_email,
-        created_at=now,
-        expires_at=now + timedelta(days=referral.agency.policies.reply_link_days),
-    )
-    return link, raw
-
-
-def reply_url(raw: str) -> str:
-    return f"{settings.BASE_URL}{reverse('reply', kwargs={'token': raw})}"
-
-
-def partner_email_queue(*, referral, actor) -> None:
-    """Queues the referral e-mail to the partner contact, once per referral. Call it with the
-    referral row locked (referral_send does): a second call must not make a new link, which
-    would revoke the one in the e-mail already queued."""
-    dedupe_key = f"referral-partner:{referral.pk}"
-    if OutboundEmail.objects.filter(dedupe_key=dedupe_key).exists():
-        return
-    link, raw = reply_link_create(referral=referral)
-    context = {
-        "referral": referral,
-        "url": reply_url(raw),
-        "expires_at": link.expires_at,
-        "sender": referral.agency.name,
-        "owner": referral.owner,
-    }
-    message, _ = outbox_enqueue(
-        dedupe_key=dedupe_key,
-        kind="referral_partner",
-        to=referral.contact_email,
-        reply_to=referral.owner.email,
-        subject=f"Referral {referral.tracking_id} from {referral.agency.name}",
-        body_text=render_to_string("referrals/email/partner_referral.txt", context),
-        body_html=render_to_string("referrals/email/partner_referral.html", context),
-        agency=referral.agency,
-        obj=referral,
-    )
-    _event(
-        referral,
-        actor,
-        EventKind.EMAIL,
-        data={"to": referral.contact_email, "message": message.pk, "kind": message.kind},
-    )
 
 
 # --- the reply page ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from referloop.clients.models import Channel
@@ -20,9 +21,10 @@ from referloop.clients.selectors import disclosure_check
 from referloop.clients.services import disclosure_record
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
-from referloop.core.models import Membership
+from referloop.core.models import Membership, OutboundEmail
+from referloop.core.outbox import outbox_enqueue
 from referloop.core.services import tracking_id_issue
-from referloop.referrals import notifications
+from referloop.referrals import notifications, packets
 from referloop.referrals.dispositions import DEFAULT_CODES
 from referloop.referrals.due import next_due
 from referloop.referrals.models import (
@@ -37,6 +39,7 @@ from referloop.referrals.models import (
     Status,
     Urgency,
 )
+from referloop.referrals.reply_links import reply_link_create, reply_url
 
 DUE_FIELDS = ["next_due_at", "due_reason"]
 # Dispositions that mean the outcome is known even though the referral is not closed.
@@ -328,8 +331,6 @@ def referral_send(
 
 def _deliver(locked: Referral, actor: Actor, *, request) -> None:
     """The sending itself (inside referral_send's transaction, once every check passed)."""
-    from referloop.referrals import packets, replies  # the packet and link modules use services
-
     now = timezone.now()
     receiving_agency = locked.organization.agency
     locked.status = Status.REQUESTED
@@ -359,8 +360,42 @@ def _deliver(locked: Referral, actor: Actor, *, request) -> None:
         data={"to": recipient, "channel": channel},
     )
     if receiving_agency is None:
-        replies.partner_email_queue(referral=locked, actor=actor)
+        partner_email_queue(referral=locked, actor=actor)
     audit_record(action="send", request=request, user=actor.user, agency=locked.agency, obj=locked)
+
+
+def partner_email_queue(*, referral, actor) -> None:
+    """Queues the referral e-mail to the partner contact, once per referral. Call it with the
+    referral row locked (referral_send does): a second call must not make a new link, which
+    would revoke the one in the e-mail already queued."""
+    dedupe_key = f"referral-partner:{referral.pk}"
+    if OutboundEmail.objects.filter(dedupe_key=dedupe_key).exists():
+        return
+    link, raw = reply_link_create(referral=referral)
+    context = {
+        "referral": referral,
+        "url": reply_url(raw),
+        "expires_at": link.expires_at,
+        "sender": referral.agency.name,
+        "owner": referral.owner,
+    }
+    message, _ = outbox_enqueue(
+        dedupe_key=dedupe_key,
+        kind="referral_partner",
+        to=referral.contact_email,
+        reply_to=referral.owner.email,
+        subject=f"Referral {referral.tracking_id} from {referral.agency.name}",
+        body_text=render_to_string("referrals/email/partner_referral.txt", context),
+        body_html=render_to_string("referrals/email/partner_referral.html", context),
+        agency=referral.agency,
+        obj=referral,
+    )
+    _event(
+        referral,
+        actor,
+        EventKind.EMAIL,
+        data={"to": referral.contact_email, "message": message.pk, "kind": message.kind},
+    )
 
 
 def referral_record_sent(

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from referloop.clients import selectors as client_selectors
 from referloop.clients.forms import apply_domain_error
 from referloop.clients.models import Client
+from referloop.clients.selectors import safe_contact_rules
 from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
@@ -40,7 +41,7 @@ from referloop.referrals.models import (
     Referral,
     Status,
 )
-from referloop.referrals.packets import packet_data, safe_contact_rules
+from referloop.referrals.packets import packet_data
 from referloop.referrals.packets import packet_release as release_packet
 from referloop.referrals.services import Actor, ReferralData
 

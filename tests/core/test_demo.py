@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from referloop.core.models import Agency, Membership, Network, User
 from referloop.core.permissions import Role
-from referloop.demo import (
+from referloop.demo.build import (
     CORE_AGENCIES,
     DEMO_NETWORK_SLUG,
     DEMO_PASSWORD,

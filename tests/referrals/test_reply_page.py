@@ -14,7 +14,7 @@ from referloop.clients.services import ClientData, client_update, consent_revoke
 from referloop.core.models import AuditEvent, OutboundEmail
 from referloop.referrals.models import EventKind, Referral, ReferralEvent, ReplyLink, Status
 from referloop.referrals.packets import PART2_NOTICE
-from referloop.referrals.replies import reply_link_create
+from referloop.referrals.reply_links import reply_link_create
 from referloop.referrals.services import Actor, referral_cancel
 from tests.referrals import factories
 

@@ -17,9 +17,11 @@ class ReferloopServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from referloop.wsgi import application
+        # The project's WSGI application, made here rather than imported from referloop.wsgi:
+        # core does not import the project package above it.
+        from django.core.wsgi import get_wsgi_application
 
-        return application
+        return get_wsgi_application()
 
 
 class Command(BaseCommand):

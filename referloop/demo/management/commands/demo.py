@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from referloop.core.errors import DomainError
 from referloop.core.models import Agency
-from referloop.demo import DEMO_PASSWORD, SIZES, demo_build, demo_logins
+from referloop.demo.build import DEMO_PASSWORD, SIZES, demo_build, demo_logins
 
 
 class Command(BaseCommand):
