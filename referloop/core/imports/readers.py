@@ -74,8 +74,18 @@ def decode(raw: bytes, name: str, problems: list[Problem]) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw, cp_isolation=list(ENCODINGS)).best()
-    encoding = best.encoding if best is not None else "latin_1"
+    matches = from_bytes(raw, cp_isolation=list(ENCODINGS))
+    best = matches.best()
+    encoding = "latin_1"
+    if best is not None:
+        # Of the readings as good as the best (and the encodings that read the same text), the
+        # first in our order of preference: the library's order is alphabetical, which would
+        # name most Western text cp1250 and read its ñ as ń.
+        tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+        encoding, best = min(
+            ((name, match) for match in tied for name in match.could_be_from_charset),
+            key=lambda pair: ENCODINGS.index(pair[0]) if pair[0] in ENCODINGS else len(ENCODINGS),
+        )
     label = encoding.replace("_", "-").upper()
     problems.append(
         Problem(
@@ -161,7 +171,8 @@ def xlsx_table(path: Path, *, name: str) -> Table:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        # The bytes, not the path: openpyxl refuses a name that does not end in .xlsx.
+        workbook = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError):
         raise input_error(
             name, "not a readable XLSX file (save it again as .xlsx or .csv)"

@@ -225,7 +225,10 @@ class ImportReport:
     def summary_lines(self) -> list[str]:
         lines = [f"{self.title} from {self.source}" + (" (dry run)" if self.dry_run else "")]
         lines.extend(self.notes)
-        if self.written or (self.dry_run and self.ok):
+        # A dry run that got to writing says what it would have written: all of it, or with
+        # --partial the valid rows.
+        would_write = self.dry_run and self.counts and (self.ok or self.partial)
+        if self.written or would_write:
             lines.extend(self.detail_lines())
         if self.dry_run:
             lines.append("Dry run: nothing was changed.")
