@@ -306,11 +306,11 @@ REPLY_UNKNOWN_LINKS_PER_IP = env_int("REFERLOOP_REPLY_UNKNOWN_LINKS_PER_IP", 60)
 # handler (see referloop/core/management/dispatch.py), so core never imports the apps.
 REFERLOOP_IMPORTERS = {
     "hsds": "referloop.directory.hsds.cli.import_command",
-    "referrals": "referloop.referrals.sheet_cli.import_command",
+    "referrals": "referloop.referrals.sheet.cli.import_command",
 }
 REFERLOOP_EXPORTERS = {
     "hsds": "referloop.directory.hsds.cli.export_command",
-    "referrals": "referloop.referrals.sheet_cli.export_command",
+    "referrals": "referloop.referrals.sheet.cli.export_command",
 }
 
 # --- API ---------------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from django.test import RequestFactory
 from openpyxl import load_workbook
 
 from referloop.core.models import AuditEvent
+from referloop.core.spreadsheets import formula_safe
 from referloop.referrals.models import Referral, Status
 from referloop.referrals.services import Actor, ReferralData, referral_create
-from referloop.referrals.sheet import HEADERS, formula_safe, sheet_response, sheet_write
+from referloop.referrals.sheet import HEADERS, sheet_response, sheet_write
 from tests.referrals import factories
 
 GOOD = Path(__file__).parent / "fixtures" / "good.csv"

@@ -1,6 +1,7 @@
 """`referloop import referrals FILE`: the tracking sheet goes through the real services, with the
 sheet's dates, all or nothing, with a per-row report, and a second import changes nothing."""
 
+import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -14,17 +15,20 @@ from django.core.management import CommandError, call_command
 from openpyxl import Workbook
 
 from referloop.clients.models import Client
+from referloop.core.errors import DomainError
 from referloop.core.models import AuditEvent
 from referloop.directory.models import Organization
 from referloop.referrals.models import EventKind, Referral, ReferralEvent, Status
 from referloop.referrals.services import Actor, referral_accept
 from referloop.referrals.sheet import (
     HEADERS,
-    SheetImport,
+    SheetReport,
     parse_date,
     referrals_sheet_import,
+    sheet_check,
     status_path,
 )
+from referloop.referrals.sheet import write as sheet_write_module
 from tests.conftest import child_env
 from tests.referrals import factories
 
@@ -49,14 +53,14 @@ def partners(cast):
     return {"harbor": harbor, "intake": intake, "oak": oak}
 
 
-def run(path, *args, stderr=None) -> tuple[str, str]:
-    out, err = StringIO(), stderr or StringIO()
-    call_command("import", "referrals", str(path), *args, stdout=out, stderr=err)
+def run(path, *args, stdout=None, stderr=None) -> tuple[str, str]:
+    out, err = stdout or StringIO(), stderr or StringIO()
+    call_command("import", "referrals", str(path), *map(str, args), stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
 
 
-def import_as_alpha(path, *args, stderr=None):
-    return run(path, "--agency", "alpha", *args, stderr=stderr)
+def import_as_alpha(path, *args, stdout=None, stderr=None):
+    return run(path, "--agency", "alpha", *args, stdout=stdout, stderr=stderr)
 
 
 def write(tmp_path, name: str, text: str, encoding="utf-8") -> Path:
@@ -219,7 +223,7 @@ def test_a_mapping_file_names_the_teams_headers(partners, cast, mapping):
 def test_a_bad_mapping_is_one_clear_error(partners, tmp_path):
     mapping = write(tmp_path, "m.json", '{"tracking_number": "Case"}')
     err = StringIO()
-    with pytest.raises(CommandError, match="failed with 1 error"):
+    with pytest.raises(CommandError, match=r"import failed: mapping m\.json: 'tracking_number'"):
         import_as_alpha(FIXTURES / "team-headers.csv", "--mapping", mapping, stderr=err)
     assert "'tracking_number' is not one of the columns" in err.getvalue()
     mapping = write(tmp_path, "m2.json", '{"tracking_id": "Case number"}')
@@ -254,14 +258,46 @@ def test_the_owner_option_fills_a_missing_owner_column(partners, cast, tmp_path)
 # --- dry run, errors, all or nothing ------------------------------------------------------------
 
 
-def test_dry_run_reports_and_changes_nothing(partners, cast):
-    out, _ = import_as_alpha(GOOD, "--dry-run")
-    assert "referrals: 8 created, 0 updated, 0 unchanged" in out
-    assert "Dry run: nothing was changed." in out
+NEW_PARTNER_ROW = (
+    "P-1,Pat,Lane,,2025-05-01,New Dawn Shelter,,,,,coordinator@alpha.example.org,,,Sent,,,,,,"
+)
+CONSENT = (
+    "No consent was recorded and nothing was disclosed: record each client's consent before "
+    "sharing a packet or a reply link."
+)
+
+
+def test_dry_run_reports_what_it_would_do_and_changes_nothing(partners, cast, tmp_path):
+    path = write(tmp_path, "dry.csv", GOOD.read_text(encoding="utf-8") + NEW_PARTNER_ROW + "\n")
+    organizations = Organization.objects.count()
+    out, err = import_as_alpha(path, "--create-partners", "--dry-run")
+    would = [
+        "  referrals: 9 created, 0 updated, 0 unchanged",
+        "  clients: 8 created, 1 found on record",
+        "  partners added to the directory: 1",
+        CONSENT,
+    ]
+    assert out.splitlines()[:-1] == [
+        "Tracking sheet import from dry.csv (dry run)",
+        *would,
+        "Dry run: nothing was changed.",
+    ]
+    assert out.splitlines()[-1].startswith("Read 9 · ") and err == ""
     assert not Referral.objects.exists() and not Client.objects.exists()
-    assert not ReferralEvent.objects.exists()
+    assert not ReferralEvent.objects.exists() and Organization.objects.count() == organizations
     audit = AuditEvent.objects.get(action="import")
-    assert audit.detail["dry_run"] is True and audit.detail["written"] is False
+    assert audit.outcome == "ok" and audit.detail["dry_run"] is True
+    assert audit.detail["written"] is False and audit.detail["created"] == 9
+
+    # Done for real, the import does just what the dry run said.
+    out, _ = import_as_alpha(path, "--create-partners")
+    assert out.splitlines() == [
+        "Tracking sheet import from dry.csv",
+        *would,
+        "Read 9 · imported 9 · skipped 0 · defaults applied 0 · 0 error(s), 0 warning(s)",
+    ]
+    assert Referral.objects.count() == 9 and Client.objects.count() == 8
+    assert Organization.objects.count() == organizations + 1
 
 
 BAD_ROWS = [
@@ -282,8 +318,8 @@ BAD_ROWS = [
     "2025-05-01,,,",
     # row 7: the same tracking ID again; a partner of another network
     "r-1,Jo,Vance,,2025-05-03,Elsewhere Center,,,,,coordinator@alpha.example.org,,,Sent,,,,,,",
-    # row 8: an outcome code for a status without outcome; a NUL byte
-    "R-7,Pat\x00,Lane,,2025-05-03,Harbor House,,,,,coordinator@alpha.example.org,,,Accepted"
+    # row 8: a date of birth before 1900 (and an outcome code for a status without outcome)
+    "R-7,Pat,Lane,1899-12-31,2025-05-03,Harbor House,,,,,coordinator@alpha.example.org,,,Accepted"
     ",Completed,,,,,",
     # row 9: cancelled without saying why; a disposition of the wrong kind for not accepted
     "R-8,Ro,Ames,,2025-05-03,Harbor House,,,,,coordinator@alpha.example.org,,,Cancelled,,,,,,",
@@ -295,14 +331,24 @@ BAD_ROWS = [
 def test_every_bad_row_is_reported_and_nothing_is_imported(partners, cast, tmp_path):
     path = write(tmp_path, "bad.csv", sheet(*BAD_ROWS))
     report = tmp_path / "problems.csv"
-    err = StringIO()
-    with pytest.raises(CommandError, match=r"failed with 13 error\(s\); nothing was imported"):
-        import_as_alpha(path, "--report", report, stderr=err)
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match=r"failed with 13 error\(s\); nothing was written"):
+        import_as_alpha(path, "--report", report, stdout=out, stderr=err)
+    assert out.getvalue().splitlines() == [
+        "Tracking sheet import from bad.csv",
+        "Nothing was written.",
+        "Read 9 · imported 0 · skipped 9 · defaults applied 0 · 13 error(s), 0 warning(s)",
+    ]
     lines = err.getvalue().splitlines()
+    assert lines[0] == "Errors (13, 12 causes):"
+    # Rows with the same problem are one line; a problem of one row is that row's line.
+    assert lines[1] == (
+        "  2 × bad.csv, partner: is not an organization of the North County directory (check "
+        "the spelling, or pass --create-partners to add it) — e.g. row 3 ('Nowhere Shelter'); "
+        "row 7 ('Elsewhere Center')"
+    )
     expected = [
         "bad.csv, row 3, referred_on: '31/31/2025' is not a date in the calendar",
-        "bad.csv, row 3, partner: 'Nowhere Shelter' is not an organization of the North County "
-        "directory (check the spelling, or pass --create-partners to add it)",
         "bad.csv, row 3, contact_email: 'not-an-email' is not an e-mail address",
         "bad.csv, row 4, needs: 'flying lessons' is not one of the needs",
         "bad.csv, row 5, owner: 'nobody@alpha.example.org' is not an active member of Alpha "
@@ -310,14 +356,14 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(partners, cast, tmp_p
         "bad.csv, row 5, urgency: 'whenever' is not an urgency (routine, urgent, emergency)",
         "bad.csv, row 5, status: 'Maybe later' is not a status Referloop knows",
         "bad.csv, row 6, referred_on: 2025-07-04 is in the future",
-        "bad.csv, row 7, partner: 'Elsewhere Center' is not an organization of the North County",
         "bad.csv, row 7, tracking_id: 'R-1' is also on row 2",
-        "bad.csv, row 8, client_first_name: contains a NUL character",
+        "bad.csv, row 8, client_dob: 1899-12-31 is before 1900",
         "bad.csv, row 9, status_reason: cancelled needs a status note or a disposition saying why",
         "bad.csv, row 10, disposition: 'Service started' is not a reason not accepted code",
     ]
     for text in expected:
         assert any(line.strip().startswith(text) for line in lines), text
+    assert len(lines) == 1 + 12
     assert not Referral.objects.exists() and not Client.objects.exists()
     # Rows whose cells were fine but whose life cycle is not: checked once the cells pass.
     path = write(
@@ -333,11 +379,134 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(partners, cast, tmp_p
         in err.getvalue()
     )
     written = report.read_text(encoding="utf-8-sig").splitlines()
-    assert written[0] == "file,row,column,severity,reason"
-    assert written[1].startswith("bad.csv,3,referred_on,error,'31/31/2025' is not a date")
+    assert written[0] == "file,row,column,severity,reason,value"
+    assert (
+        written[1]
+        == "bad.csv,3,referred_on,error,'31/31/2025' is not a date in the calendar,31/31/2025"
+    )
+    assert len(written) == 1 + 13
     assert not Referral.objects.exists()
     audit = AuditEvent.objects.filter(action="import").first()
     assert audit.outcome == "failed" and audit.detail["errors"] == 1
+
+
+def test_partial_imports_the_valid_rows_and_counts_the_rejected(partners, cast, tmp_path):
+    # GOOD's 8 rows (rows 2-9), then two with three errors each (rows 10 and 11).
+    text = GOOD.read_text(encoding="utf-8") + f"{BAD_ROWS[1]}\n{BAD_ROWS[3]}\n"
+    path = write(tmp_path, "partial.csv", text)
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"failed with 6 error\(s\); nothing was written"):
+        import_as_alpha(path, "--partial", "--dry-run", stdout=out)
+    assert out.getvalue().splitlines()[:3] == [
+        "Tracking sheet import from partial.csv (dry run)",
+        "  referrals: 8 created, 0 updated, 0 unchanged, 2 rejected",
+        "  clients: 7 created, 1 found on record",
+    ]
+    assert not Referral.objects.exists() and not Client.objects.exists()
+
+    out, err = StringIO(), StringIO()
+    left_out = r"6 error\(s\): those rows were left out, the valid rows were imported \(--partial\)"
+    with pytest.raises(CommandError, match=left_out):
+        import_as_alpha(path, "--partial", stdout=out, stderr=err)
+    assert out.getvalue().splitlines() == [
+        "Tracking sheet import from partial.csv",
+        "  referrals: 8 created, 0 updated, 0 unchanged, 2 rejected",
+        "  clients: 7 created, 1 found on record",
+        CONSENT,
+        "Read 10 · imported 8 · skipped 2 · defaults applied 0 · 6 error(s), 0 warning(s)",
+    ]
+    assert err.getvalue().startswith("Errors (6, 6 causes):\n  partial.csv, row 10, referred_on:")
+    assert Referral.objects.filter(agency=cast.agency_a).count() == 8
+    assert not Referral.objects.filter(tracking_id__in=["R-2", "R-4"]).exists()
+    assert Client.objects.count() == 7
+    audit = AuditEvent.objects.filter(action="import").first()
+    assert audit.outcome == "ok" and audit.detail["written"] is True
+    assert (audit.detail["created"], audit.detail["rejected"], audit.detail["errors"]) == (8, 2, 6)
+
+    # Again: the valid rows are unchanged, the others still rejected.
+    out = StringIO()
+    with pytest.raises(CommandError, match=left_out):
+        import_as_alpha(path, "--partial", stdout=out)
+    assert "  referrals: 0 created, 0 updated, 8 unchanged, 2 rejected" in out.getvalue()
+    assert Referral.objects.count() == 8 and Client.objects.count() == 7
+
+
+def test_a_row_the_services_refuse_leaves_nothing_of_itself(partners, cast, monkeypatch):
+    record_sent = sheet_write_module.referral_record_sent
+
+    def refusing(*, referral, **kwargs):
+        if referral.tracking_id == "RL-1005":
+            raise DomainError("the partner stopped taking referrals", field="partner")
+        return record_sent(referral=referral, **kwargs)
+
+    monkeypatch.setattr(sheet_write_module, "referral_record_sent", refusing)
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"failed with 1 error"):
+        import_as_alpha(GOOD, stderr=err)
+    assert "good.csv, row 6, partner: the partner stopped taking referrals" in err.getvalue()
+    assert not Referral.objects.exists() and not Client.objects.exists()
+
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"1 error\(s\): those rows were left out"):
+        import_as_alpha(GOOD, "--partial", stdout=out)
+    assert "  referrals: 7 created, 0 updated, 0 unchanged, 1 rejected" in out.getvalue()
+    assert "  clients: 6 created, 1 found on record" in out.getvalue()
+    # The refused row's new client went with it.
+    assert Referral.objects.count() == 7 and Client.objects.count() == 6
+
+
+def test_the_report_file_holds_the_totals_and_the_problems_grouped_by_cause(partners, tmp_path):
+    rows = [
+        BAD_ROWS[0],
+        *(
+            BAD_ROWS[0].replace("R-1,", f"R-{n},").replace("coordinator@", f"nobody{n}@")
+            for n in (2, 3, 4)
+        ),
+        *(
+            BAD_ROWS[0].replace("R-1,", f"R-{n},").replace("2025-05-01", day)
+            for n, day in ((5, "soon"), (6, "n/a"))
+        ),
+    ]
+    path = write(tmp_path, "rows.csv", sheet(*rows))
+    target = tmp_path / "out.json"
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"5 error\(s\): those rows were left out"):
+        import_as_alpha(path, "--partial", "--report", target, stderr=err)
+    assert err.getvalue().splitlines() == [
+        "Errors (5, 2 causes):",
+        "  3 × rows.csv, owner: is not an active member of Alpha Recovery — e.g. row 3 "
+        "('nobody2@alpha.example.org'); row 4 ('nobody3@alpha.example.org'); row 5 "
+        "('nobody4@alpha.example.org')",
+        "  2 × rows.csv, referred_on: is not a date: write it as YYYY-MM-DD or M/D/YYYY — e.g. "
+        "row 6 ('soon'); row 7 ('n/a')",
+    ]
+    report = json.loads(target.read_text(encoding="utf-8"))
+    assert report["totals"] == {
+        "read": 6,
+        "imported": 1,
+        "skipped": 5,
+        "defaulted": 0,
+        "errors": 5,
+        "warnings": 0,
+    }
+    assert report["tables"] == {
+        "referrals": {"created": 1, "updated": 0, "unchanged": 0, "rejected": 5}
+    }
+    groups = [(g["field"], g["cause"], g["count"]) for g in report["groups"]]
+    assert groups == [
+        ("owner", "is not an active member of Alpha Recovery", 3),
+        ("referred_on", "is not a date: write it as YYYY-MM-DD or M/D/YYYY", 2),
+    ]
+    examples = report["groups"][0]["examples"]
+    assert [(e["row"], e["value"]) for e in examples] == [
+        (3, "nobody2@alpha.example.org"),
+        (4, "nobody3@alpha.example.org"),
+        (5, "nobody4@alpha.example.org"),
+    ]
+    assert examples[0]["reason"] == (
+        "'nobody2@alpha.example.org' is not an active member of Alpha Recovery"
+    )
+    assert len(report["problems"]) == 5 and report["written"] and report["partial"]
 
 
 def test_the_life_cycle_and_dates_are_checked_together(partners, tmp_path):
@@ -386,9 +555,10 @@ def test_unusable_files_are_one_clear_error(partners, tmp_path, content, message
     path = tmp_path / "empty.csv"
     path.write_bytes(content)
     err = StringIO()
-    with pytest.raises(CommandError, match=r"failed with 1 error"):
+    with pytest.raises(CommandError, match=r"^Tracking sheet import failed: ") as failure:
         import_as_alpha(path, stderr=err)
     assert message in err.getvalue()
+    assert message in str(failure.value)  # the one line says it all
 
 
 def test_other_file_kinds_are_refused(partners, tmp_path):
@@ -408,22 +578,59 @@ def test_an_unknown_agency_is_a_one_line_error(partners):
         run(GOOD, "--agency", "zulu")
 
 
-def test_latin1_and_bom_files_and_semicolons(partners, cast, tmp_path):
-    row = "E-1,José,Muñoz,1990-01-01,2025-05-01,Harbor House,,,,,coordinator@alpha.example.org"
-    latin = write(tmp_path, "latin.csv", sheet(row + ",,,Sent,,,,,,"), "latin-1")
-    out, err = import_as_alpha(latin)
-    assert "referrals: 1 created" in out
-    assert "latin.csv: is not UTF-8; read it as Windows-1252/Latin-1" in err
-    assert by_id("E-1").client.last_name == "Muñoz"
-    bom = write(
-        tmp_path,
-        "bom.csv",
-        sheet(row.replace("E-1", "E-2").replace("José", "Zoë") + ",,,Sent,,,,,,").replace(",", ";"),
-        "utf-8-sig",
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "warning"),
+    [
+        (
+            "cp1252",
+            ",",
+            "Warnings (1):\n  sheet.csv: is not UTF-8: read as CP1252 (check accented letters)\n",
+        ),
+        (
+            "latin-1",
+            ",",
+            "Warnings (1):\n  sheet.csv: is not UTF-8: read as CP1252 (check accented letters)\n",
+        ),
+        (
+            "cp1252",
+            ";",
+            "Warnings (1):\n  sheet.csv: is not UTF-8: read as CP1252 (check accented letters)\n",
+        ),
+        ("utf-16", "\t", ""),  # Excel's "Unicode text"
+        ("utf-8-sig", ";", ""),  # Excel's CSV in many European locales
+    ],
+)
+def test_the_encodings_and_delimiters_spreadsheets_write(
+    partners, cast, tmp_path, encoding, delimiter, warning
+):
+    last = "O’Brien-Muñoz" if encoding != "latin-1" else "Muñoz"  # (’ is not Latin-1)
+    row = (
+        f"E-1,José,{last},1990-01-01,2025-05-01,Harbor House,,,,,coordinator@alpha.example.org"
+        ",,,Sent,,,,,,Prefers the café at noon"
     )
-    out, err = import_as_alpha(bom)
-    assert "referrals: 1 created" in out and err == ""
-    assert by_id("E-2").client.first_name == "Zoë"
+    text = sheet(row).replace(",", delimiter)
+    out, err = import_as_alpha(write(tmp_path, "sheet.csv", text, encoding))
+    assert "  referrals: 1 created, 0 updated, 0 unchanged" in out
+    assert err == warning
+    referral = by_id("E-1")
+    assert (referral.client.first_name, referral.client.last_name) == ("José", last)
+    assert referral.reason == "Prefers the café at noon"
+
+
+def test_an_xlsx_workbook_saved_as_csv_is_read_as_a_workbook(partners, cast, tmp_path):
+    workbook = Workbook()
+    workbook.active.append(HEADERS)
+    workbook.active.append(
+        ["X-1", "Dana", "Rivers", date(1990, 4, 12), date(2025, 5, 1), "Harbor House"]
+        + [None] * 4
+        + ["coordinator@alpha.example.org"]
+    )
+    path = tmp_path / "export.csv"
+    workbook.save(path)
+    out, err = import_as_alpha(path)
+    assert "  referrals: 1 created, 0 updated, 0 unchanged" in out
+    assert err == "Warnings (1):\n  export.csv: is an Excel workbook, not CSV: read as XLSX\n"
+    assert by_id("X-1").sent_at == noon("2025-05-01")
 
 
 def test_row_numbers_count_records_not_lines(partners, tmp_path):
@@ -545,15 +752,17 @@ def test_checking_reads_what_rows_refer_to_once_whatever_their_number(
     rows = [line.split(",", 1)[1] for line in lines[1:3]]  # without their tracking IDs
     many = write(tmp_path, "many.csv", "\n".join([lines[0], *[f",{row}" for row in rows] * 40]))
     # partners, their services, members, needs, disposition codes
-    with django_assert_num_queries(5):
-        assert len(SheetImport(path=GOOD, agency=cast.agency_a).check()) == 8
-    with django_assert_num_queries(5):
-        assert len(SheetImport(path=many, agency=cast.agency_a).check()) == 80
+    for path, rows in ((GOOD, 8), (many, 80)):
+        report = SheetReport(source=path.name)
+        with django_assert_num_queries(5):
+            assert len(sheet_check(path, agency=cast.agency_a, report=report)) == rows
+        assert report.read == rows and report.problems == []
 
 
 def test_the_import_function_returns_its_report(partners, cast):
     report = referrals_sheet_import(path=GOOD, agency=cast.agency_a, dry_run=True)
     assert report.ok and not report.written and report.referrals.created == 8
+    assert (report.read, report.clients_created, report.clients_reused) == (8, 7, 1)
 
 
 # --- the real console script ---------------------------------------------------------------------
@@ -603,11 +812,11 @@ def test_the_console_script_fails_in_one_line_and_succeeds_with_exit_0(cli_datab
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[-1] == (
-        "CommandError: tracking sheet import failed with 3 error(s); nothing was imported (fix "
-        "the rows listed above and import the file again)"
+        "CommandError: Tracking sheet import failed with 3 error(s); nothing was written (fix "
+        "the rows above, or pass --partial to import the valid rows)"
     )
     assert "  bad.csv, row 3, referred_on: '31/31/2025' is not a date in the calendar" in lines
-    assert "Nothing was imported." in result.stdout
+    assert "Nothing was written." in result.stdout
 
     result = referloop(cli_database, "import", "referrals", GOOD, "--agency", "alpha")
     assert result.returncode == 0, result.stderr
@@ -626,3 +835,17 @@ def test_the_console_script_fails_in_one_line_and_succeeds_with_exit_0(cli_datab
     result = referloop(cli_database, "import", "referrals", exported, "--agency", "alpha")
     assert result.returncode == 0, result.stderr
     assert "referrals: 0 created, 0 updated, 8 unchanged" in result.stdout
+
+    nowhere = tmp_path / "missing" / "report.json"
+    result = referloop(
+        cli_database, "import", "referrals", GOOD, "--agency", "alpha", "--report", nowhere
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"CommandError: report: cannot write {nowhere}: No such file or directory"
+    ]
+
+    result = referloop(cli_database, "import", "referrals", "--help")
+    options = ("--agency SLUG", "--owner EMAIL", "--create-partners", "--partial", "--dry-run")
+    for option in (*options, "--report FILE", "--mapping FILE"):
+        assert option in result.stdout, option

@@ -175,7 +175,8 @@ def xlsx_table(path: Path, *, name: str) -> Table:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        # The bytes, not the path: openpyxl refuses a name that does not end in .xlsx.
+        workbook = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError):
         raise input_error(
             name, "not a readable XLSX file (save it again as .xlsx or .csv)"

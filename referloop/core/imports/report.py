@@ -203,9 +203,14 @@ class ImportReport:
 
     # --- totals ---
 
+    @property
+    def would_write(self) -> bool:
+        """A dry run that got to writing keeps its counts: what it would have written (all of
+        it, or with --partial the valid rows)."""
+        return bool(self.dry_run and self.counts and (self.ok or self.partial))
+
     def totals(self) -> dict[str, int]:
-        # A dry run keeps its counts: what it would have imported.
-        counted = self.written or (self.dry_run and self.ok)
+        counted = self.written or self.would_write
         imported = sum(c.total for c in self.counts.values()) if counted else 0
         skipped = sum(c.rejected for c in self.counts.values()) if counted else self.read
         return {
@@ -240,7 +245,7 @@ class ImportReport:
     def summary_lines(self) -> list[str]:
         lines = [f"{self.title} from {self.source}" + (" (dry run)" if self.dry_run else "")]
         lines.extend(self.notes)
-        if self.written or (self.dry_run and self.ok):
+        if self.written or self.would_write:
             lines.extend(self.detail_lines())
         if self.dry_run:
             lines.append("Dry run: nothing was changed.")

@@ -2,18 +2,17 @@
 (dispatched from core by the dotted paths in settings.REFERLOOP_IMPORTERS / REFERLOOP_EXPORTERS).
 The columns are described in referloop.referrals.sheet."""
 
-import sys
 from pathlib import Path
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
+from referloop.core.imports.columns import header_key
+from referloop.core.imports.run import add_import_arguments, progress_bar, report_out
 from referloop.core.models import Agency, Membership
 from referloop.referrals.models import Referral, Status
-from referloop.referrals.sheet import STATUS_BY_WORD, export_audit, header_key, sheet_write
-from referloop.referrals.sheet import referrals_sheet_import as sheet_import
-
-MAX_PROBLEM_LINES = 200
+from referloop.referrals.sheet.columns import STATUS_BY_WORD
+from referloop.referrals.sheet.export import export_audit, sheet_write
+from referloop.referrals.sheet.write import referrals_sheet_import
 
 
 def _agency(slug: str) -> Agency:
@@ -40,18 +39,6 @@ def _owner(agency: Agency, email: str | None):
     return membership.user
 
 
-def _stream(wrapper):
-    # Django's OutputWrapper ends every write with a newline; a progress bar needs the raw stream.
-    return getattr(wrapper, "_out", wrapper) or sys.stderr
-
-
-def _progress_bar(command):
-    stderr = _stream(command.stderr)
-    if not (hasattr(stderr, "isatty") and stderr.isatty()):
-        return None
-    return tqdm(total=0, file=stderr, unit="row", leave=False, dynamic_ncols=True)
-
-
 def import_command(
     *,
     command,
@@ -60,6 +47,7 @@ def import_command(
     owner: str | None = None,
     mapping: str | None = None,
     create_partners: bool = False,
+    partial: bool = False,
     dry_run: bool = False,
     report: str | None = None,
     **options,
@@ -67,42 +55,18 @@ def import_command(
     """Import a referral tracking sheet (CSV or XLSX) into an agency."""
     agency_row = _agency(agency)
     default_owner = _owner(agency_row, owner)
-    bar = _progress_bar(command)
-
-    def progress(done: int, total: int, stage: str) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_description(stage)
-        bar.refresh()
-
-    try:
-        result = sheet_import(
+    with progress_bar(command) as progress:
+        result = referrals_sheet_import(
             path=path,
             agency=agency_row,
             default_owner=default_owner,
             mapping_path=mapping,
             create_partners=create_partners,
+            partial=partial,
             dry_run=dry_run,
-            progress=progress if bar is not None else None,
+            progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.close()
-    for line in result.summary_lines():
-        command.stdout.write(line)
-    for line in result.problem_lines(limit=MAX_PROBLEM_LINES):
-        command.stderr.write(line)
-    if report:
-        try:
-            result.write_csv(report)
-        except OSError as exc:
-            raise CommandError(f"report: cannot write {report}: {exc.strerror or exc}") from None
-    errors = len(result.errors)
-    if errors:
-        raise CommandError(
-            f"tracking sheet import failed with {errors} error(s); nothing was imported "
-            "(fix the rows listed above and import the file again)"
-        )
+    report_out(command, result, report_path=report)
 
 
 def _import_arguments(parser) -> None:
@@ -113,19 +77,11 @@ def _import_arguments(parser) -> None:
         help="owner of rows without one (needed when the sheet has no Owner column)",
     )
     parser.add_argument(
-        "--mapping",
-        metavar="FILE",
-        help="JSON object or two-column CSV: our column name -> your sheet's header",
-    )
-    parser.add_argument(
         "--create-partners",
         action="store_true",
         help="add partners the directory does not list yet (instead of reporting them)",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="check everything and report; change nothing"
-    )
-    parser.add_argument("--report", metavar="FILE", help="also write the problems to a CSV file")
+    add_import_arguments(parser, mapping=True)
 
 
 import_command.add_arguments = _import_arguments
