@@ -27,7 +27,7 @@ from referloop.directory.hsds.legacy import pre_hsds_evidence, rewrite_pre_hsds
 from referloop.directory.hsds.parse import BadValue, is_blank, scalar
 
 _BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-__all__ = ["Dataset", "InputError", "Record", "decode", "read_dataset"]
+__all__ = ["Dataset", "InputError", "Record", "read_dataset"]
 
 
 def read_dataset(path: str | Path) -> Dataset:
