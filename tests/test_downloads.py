@@ -25,8 +25,8 @@ from referloop.demo.build import demo_build, demo_clear
 
 FILE_ENDINGS = (".csv", ".xlsx", ".pdf", ".json", ".ics")
 SKIPPED_PREFIXES = ("/static/", "/admin/", "/accounts/logout", "/api/", "/r/")
-MAX_PAGES = 400
-PER_PATTERN = 2  # pages of one kind visited (two referral pages, not two thousand)
+MAX_PAGES = 800
+PER_PATTERN = 8  # pages of one kind visited (enough to meet each kind of link, not every row)
 HREF = re.compile(r'href="([^"#]+)"')
 
 

@@ -20,7 +20,7 @@ from referloop.clients.models import Client, Consent
 from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
-from referloop.core.permissions import Perm, has_perm
+from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
 
 PAGE_SIZE = 50
@@ -113,7 +113,6 @@ def client_detail(request, pk):
             "client": client,
             "safe_contact": selectors.safe_contact_rules(client),
             "consents": list(selectors.client_consents(client=client)),
-            "can_write": has_perm(request.membership, Perm.WRITE),
             "revoke_form": RevokeForm(),
         },
     )

@@ -37,6 +37,8 @@ def shell(request):
         "current_membership": membership,
         "user_memberships": getattr(request, "memberships", []),
         "nav_items": _nav_items(request) if membership else [],
+        # Pages offer what changes something (New referral, Edit...) only to those who may.
+        "can_write": has_perm(membership, Perm.WRITE),
         "can_configure_agency": has_perm(membership, Perm.CONFIGURE_AGENCY),
         "can_view_members": has_perm(membership, Perm.VIEW_MEMBERS),
         "can_manage_members": has_perm(membership, Perm.MANAGE_MEMBERS),

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from referloop.core.access import agency_member_required
 from referloop.core.errors import DomainError
-from referloop.core.permissions import Perm, has_perm
+from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory import selectors, services
 from referloop.directory.forms import (
@@ -46,7 +46,6 @@ def _search_context(request, *, network, public: bool) -> dict:
         "public": public,
         # Choosing a service for a new referral: results offer "Refer here" (ids only, no names).
         "refer_client": refer_client if refer_client.isdigit() else "",
-        "can_add": not public and has_perm(request.membership, Perm.WRITE),
     }
 
 

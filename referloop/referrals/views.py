@@ -17,7 +17,7 @@ from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.models import User
-from referloop.core.permissions import Perm, has_perm
+from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory.models import Organization, Service, TaxonomyTerm
 from referloop.directory.vocabulary import NEEDS
@@ -41,7 +41,7 @@ from referloop.referrals.models import (
     Referral,
     Status,
 )
-from referloop.referrals.packets import packet_data
+from referloop.referrals.packets import packet_data, stored_packet_check
 from referloop.referrals.packets import packet_release as release_packet
 from referloop.referrals.services import Actor, ReferralData
 
@@ -106,6 +106,18 @@ def referral_list(request):
             "selected_statuses": data["status"],
         },
     )
+
+
+def _packets_with_release(referral) -> list:
+    """The referral's packets, each with whether its PDF may be downloaded now (`release`): a
+    download is a new disclosure, so a page offers it only while the consent still covers it."""
+    stored = list(
+        referral.packets.select_related("consent__recipient_organization").order_by("-created_at")
+    )
+    for packet in stored:
+        packet.referral = referral
+        packet.release = stored_packet_check(packet=packet)
+    return stored
 
 
 def _now():
@@ -255,7 +267,6 @@ def _dispositions(agency, kinds):
 
 def _detail_context(request, referral, **forms) -> dict:
     receiver = _is_receiver(request, referral)
-    can_write = has_perm(request.membership, Perm.WRITE)
     allowed = sorted(TRANSITIONS[referral.status] - {Status.REQUESTED})  # sending is its own form
     if not receiver and referral.receiving_agency_id:
         allowed = [s for s in allowed if s not in services.RECEIVER_MOVES]
@@ -266,7 +277,6 @@ def _detail_context(request, referral, **forms) -> dict:
     context = {
         "referral": referral,
         "receiver": receiver,
-        "can_write": can_write,
         "timeline": selectors.referral_timeline(referral=referral, for_receiver=receiver),
         "is_overdue": referral.next_due_at is not None and referral.next_due_at <= now,
         "is_escalated": referral.next_due_at is not None
@@ -297,7 +307,7 @@ def _detail_context(request, referral, **forms) -> dict:
         if not receiver
         else None,
         "bounce_form": forms.get("bounce_form") or BounceResolveForm(),
-        "packets": list(referral.packets.order_by("-created_at")) if not receiver else [],
+        "packets": _packets_with_release(referral) if not receiver else [],
         "packet": packet_data(latest_packet) if receiver and latest_packet else None,
         "latest_packet": latest_packet,
         "chain": selectors.referral_chain(referral=referral) if not receiver else [],

@@ -70,6 +70,8 @@ def packet_detail(request, pk: int, packet_pk: int):
         "stored": packet,
         "referral": referral,
         "receiver": receiver,
+        # Offered only while the consent covers a new disclosure (the download checks again).
+        "release": packets.stored_packet_check(packet=packet),
     }
     return render(request, "referrals/packet.html", context)
 

@@ -261,6 +261,11 @@ def test_sender_reads_a_stored_packet_after_revocation_but_the_pdf_is_refused(ca
 
     record = browser.get(f"/referrals/{referral.pk}/packets/{packet.pk}/")
     assert record.status_code == 200  # the record of the past stays readable
+    pdf_link = f'href="/referrals/{referral.pk}/packets/{packet.pk}.pdf"'.encode()
+    assert pdf_link not in record.content  # no download offered that would be refused
+    assert b"No PDF download:" in record.content
+    detail = browser.get(f"/referrals/{referral.pk}/")
+    assert pdf_link not in detail.content and b"no PDF:" in detail.content
     assert AuditEvent.objects.filter(
         action="view", object_type="referrals.packet", object_id=str(packet.pk)
     ).exists()
