@@ -13,13 +13,13 @@ from ninja import Status as HttpStatus
 from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
-from referloop.core.schemas import InputSchema
 from referloop.clients import selectors, services
 from referloop.clients.models import Category, Client, Consent, RecipientClass, Signer
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.permissions import Perm
+from referloop.core.schemas import InputSchema
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory.api import NO_NUL, DomainErrorOut, ErrorOut, ValidationErrorOut
 from referloop.directory.models import Organization

@@ -14,11 +14,11 @@ from ninja import Status as HttpStatus
 from ninja.errors import HttpError
 from pydantic import Field
 
-from referloop.core.schemas import InputSchema
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.models import AuditEvent
 from referloop.core.permissions import Perm
+from referloop.core.schemas import InputSchema
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory import selectors, services
 from referloop.directory.models import CapacityUnit, Service

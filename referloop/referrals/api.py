@@ -17,7 +17,6 @@ from ninja import Status as HttpStatus
 from ninja.pagination import paginate
 from pydantic import Field, StringConstraints
 
-from referloop.core.schemas import InputSchema
 from referloop.clients.api import Email, Text
 from referloop.clients.models import Category, Channel, Client, Consent
 from referloop.core.access import api_require
@@ -25,6 +24,7 @@ from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.models import User
 from referloop.core.permissions import Perm
+from referloop.core.schemas import InputSchema
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory.api import DomainErrorOut, ErrorOut, ValidationErrorOut
 from referloop.directory.models import Organization, Service, TaxonomyTerm

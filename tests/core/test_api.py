@@ -13,10 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from referloop.api.api import api
-from referloop.core.schemas import InputSchema
 from referloop.core import services
 from referloop.core.models import ApiToken, AuditEvent, Membership, User
 from referloop.core.permissions import Role
+from referloop.core.schemas import InputSchema
 from tests.conftest import make_member
 
 
