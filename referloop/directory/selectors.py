@@ -57,7 +57,7 @@ def service_detail_queryset():
         Prefetch("required_documents", queryset=RequiredDocument.objects.order_by("pk")),
         Prefetch(
             "capacities",
-            queryset=ServiceCapacity.objects.select_related("updated_by").order_by("unit"),
+            queryset=ServiceCapacity.objects.select_related("updated_by").order_by("unit", "name"),
         ),
         Prefetch(
             "contacts",

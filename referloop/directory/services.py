@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from referloop.core.audit import audit_record
@@ -162,13 +162,16 @@ def capacity_update(
 ) -> ServiceCapacity:
     """Records the current capacity of one unit of a service and keeps its history. A maximum
     or waitlist flag left UNCHANGED keeps the unit's own (none and no waitlist for a new unit),
-    and `available` is checked against the maximum that results."""
+    and `available` is checked against the maximum that results. This is the unit alone: the
+    kinds a feed names ("Men's beds") are kept by the feed (`capacity_readings_record`)."""
     if unit not in CapacityUnit.values:
         raise DomainError(
             f"Unknown unit '{unit}'; use one of: {', '.join(CapacityUnit.values)}.", field="unit"
         )
     capacity = (
-        ServiceCapacity.objects.select_for_update().filter(service=service, unit=unit).first()
+        ServiceCapacity.objects.select_for_update()
+        .filter(service=service, unit=unit, name="")
+        .first()
     )
     if capacity is None:
         capacity = ServiceCapacity(service=service, unit=unit, network_id=service.network_id)
@@ -189,17 +192,18 @@ def capacity_update(
         recorded_at=now,
         recorded_by=actor,
     )
-    service_capacity_summary_refresh(service_ids=[service.pk], at=now)
+    service_capacity_summary_refresh(service_ids=[service.pk])
     return capacity
 
 
-def service_capacity_summary_refresh(*, service_ids, at=None) -> None:
-    """Sets each service's `has_capacity` (any unit with a place free) in one statement."""
-    with_room = ServiceCapacity.objects.filter(service=OuterRef("pk"), available__gt=0)
-    services = Service.objects.filter(pk__in=list(service_ids))
-    services.update(has_capacity=Exists(with_room))
-    if at is not None:
-        services.update(capacity_updated_at=at)
+def service_capacity_summary_refresh(*, service_ids) -> None:
+    """Sets each service's `has_capacity` (any unit with a place free) and
+    `capacity_updated_at` (its latest count) in one statement."""
+    units = ServiceCapacity.objects.filter(service=OuterRef("pk"))
+    latest = units.order_by("-updated_at").values("updated_at")[:1]
+    Service.objects.filter(pk__in=list(service_ids)).update(
+        has_capacity=Exists(units.filter(available__gt=0)), capacity_updated_at=Subquery(latest)
+    )
 
 
 @transaction.atomic
