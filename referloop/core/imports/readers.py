@@ -72,9 +72,7 @@ def decode(raw: bytes, name: str, problems: list[Problem]) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw, cp_isolation=list(ENCODINGS)).best()
+    best = _likeliest_decoding(raw)
     encoding = best.encoding if best is not None else "latin_1"
     label = encoding.replace("_", "-").upper()
     problems.append(
@@ -88,6 +86,22 @@ def decode(raw: bytes, name: str, problems: list[Problem]) -> str:
         )
     )
     return str(best) if best is not None else raw.decode("latin-1")
+
+
+def _likeliest_decoding(raw: bytes):
+    """charset-normalizer's reading that looks least like noise and most like language; on a
+    tie (text in Latin letters reads as well in Windows-1252 as in Windows-1250) the encoding
+    listed first in ENCODINGS."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(raw, cp_isolation=list(ENCODINGS)))
+    if not matches:
+        return None
+    least_chaos = min(match.chaos for match in matches)
+    calm = [match for match in matches if match.chaos <= least_chaos + 0.005]
+    most_coherent = max(match.coherence for match in calm)
+    tied = [match for match in calm if match.coherence >= most_coherent - 0.005]
+    return min(tied, key=lambda match: ENCODINGS.index(match.encoding))
 
 
 def sniff_delimiter(text: str) -> str:
