@@ -154,6 +154,8 @@ def report_out(
             f"{errors:,} error(s): those rows were left out, the valid rows were imported "
             "(--partial)"
         )
+    if not report.read:  # the input as a whole: its one error says it all
+        raise CommandError(f"{report.title} failed: {report.errors[0]}")
     hint = (
         ", or pass --partial to import the valid rows" if can_partial and not report.partial else ""
     )
