@@ -4,6 +4,7 @@ match keys, default vocabularies."""
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -127,14 +128,17 @@ def match_keys_refresh(*, service_ids) -> None:
     Service.objects.bulk_update(services, ["match_keys"], batch_size=1000)
 
 
+COUNT_LIMIT = 100_000  # beds, slots or appointments of one unit: more is a typing error
+
+
 def _capacity_numbers(available, maximum) -> tuple[int, int | None]:
     for field, value in (("available", available), ("maximum", maximum)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise DomainError("Enter a whole number.", field=field)
         if value is not None and value < 0:
             raise DomainError("Cannot be negative.", field=field)
-        if value is not None and value > 100_000:
-            raise DomainError("At most 100,000.", field=field)
+        if value is not None and value > COUNT_LIMIT:
+            raise DomainError(f"At most {COUNT_LIMIT:,}.", field=field)
     if available is None:
         raise DomainError("Enter how many are available now (0 if none).", field="available")
     if maximum is not None and available > maximum:
@@ -194,6 +198,132 @@ def capacity_update(
     )
     service_capacity_summary_refresh(service_ids=[service.pk])
     return capacity
+
+
+@dataclass(frozen=True, slots=True)
+class UnitReading:
+    """A count taken elsewhere (a feed), at its own time: `name` is the unit's kind as the
+    service calls it ("" for the unit alone)."""
+
+    service_id: int
+    unit: str
+    name: str
+    recorded_at: datetime
+    available: int
+    maximum: int | None
+
+
+@dataclass(slots=True)
+class RecordedReadings:
+    created: int = 0
+    corrected: int = 0  # a reading of the same unit and time, with other numbers
+    unchanged: int = 0
+    units_added: int = 0
+    current_moved: int = 0  # units whose current count is now a newer one of these
+    current_kept: int = 0  # units whose current count is as recent as these, or more: kept
+
+
+READING_BATCH = 1000
+
+
+def capacity_readings_record(*, network, readings: list[UnitReading]) -> RecordedReadings:
+    """Records counts taken elsewhere at their own times and keeps their history: each is a
+    reading of its unit (one the unit already has at that time is matched, and corrected when
+    its numbers differ), units a service does not count yet are added, and each unit's current
+    count becomes its latest reading — never an older one. The unit's waitlist flag is kept.
+
+    A few statements whatever the number of readings. The caller has checked the numbers
+    (available within the maximum) and that the services are its to count."""
+    recorded = RecordedReadings()
+    if not readings:
+        return recorded
+    latest: dict[tuple, UnitReading] = {}
+    for reading in readings:
+        key = (reading.service_id, reading.unit, reading.name)
+        if key not in latest or reading.recorded_at >= latest[key].recorded_at:
+            latest[key] = reading
+    service_ids = {reading.service_id for reading in readings}
+    units = {
+        (capacity.service_id, capacity.unit, capacity.name): capacity
+        for capacity in ServiceCapacity.objects.filter(service_id__in=service_ids)
+    }
+    added = [
+        ServiceCapacity(
+            network=network,
+            service_id=key[0],
+            unit=key[1],
+            name=key[2],
+            available=reading.available,
+            maximum=reading.maximum,
+            updated_at=reading.recorded_at,
+        )
+        for key, reading in latest.items()
+        if key not in units
+    ]
+    ServiceCapacity.objects.bulk_create(added, batch_size=READING_BATCH)
+    recorded.units_added = len(added)
+    moved = []
+    for capacity in units.values():
+        reading = latest.get((capacity.service_id, capacity.unit, capacity.name))
+        if reading is None:
+            continue
+        numbers = (reading.available, reading.maximum)
+        if reading.recorded_at > capacity.updated_at or (
+            reading.recorded_at == capacity.updated_at
+            and numbers != (capacity.available, capacity.maximum)
+        ):
+            capacity.available, capacity.maximum = numbers
+            capacity.updated_at, capacity.updated_by = reading.recorded_at, None
+            moved.append(capacity)
+        else:
+            recorded.current_kept += 1
+    ServiceCapacity.objects.bulk_update(
+        moved, ["available", "maximum", "updated_at", "updated_by"], batch_size=READING_BATCH
+    )
+    recorded.current_moved = len(moved)
+    units.update({(c.service_id, c.unit, c.name): c for c in added})
+    _readings_write(readings, units, recorded)
+    service_capacity_summary_refresh(service_ids={c.service_id for c in [*added, *moved]})
+    return recorded
+
+
+def _readings_write(readings, units: dict, recorded: RecordedReadings) -> None:
+    """The readings: new ones inserted, those the units have at the same time matched."""
+    pairs = [
+        (reading, units[(reading.service_id, reading.unit, reading.name)]) for reading in readings
+    ]
+    times = [reading.recorded_at for reading in readings]
+    existing = {
+        (row.capacity_id, row.recorded_at): row
+        for row in CapacityReading.objects.filter(
+            capacity_id__in={capacity.pk for _, capacity in pairs},
+            recorded_at__gte=min(times),
+            recorded_at__lte=max(times),
+        )
+    }
+    new, corrected = [], []
+    for reading, capacity in pairs:
+        row = existing.get((capacity.pk, reading.recorded_at))
+        if row is None:
+            new.append(
+                CapacityReading(
+                    capacity=capacity,
+                    available=reading.available,
+                    maximum=reading.maximum,
+                    waitlist=capacity.waitlist,
+                    recorded_at=reading.recorded_at,
+                )
+            )
+        elif (row.available, row.maximum) != (reading.available, reading.maximum):
+            row.available, row.maximum = reading.available, reading.maximum
+            corrected.append(row)
+        else:
+            recorded.unchanged += 1
+    CapacityReading.objects.bulk_create(new, batch_size=READING_BATCH)
+    CapacityReading.objects.bulk_update(
+        corrected, ["available", "maximum"], batch_size=READING_BATCH
+    )
+    recorded.created, recorded.corrected = len(new), len(corrected)
 
 
 def service_capacity_summary_refresh(*, service_ids) -> None:
