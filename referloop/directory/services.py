@@ -226,6 +226,7 @@ class RecordedReadings:
 READING_BATCH = 1000
 
 
+@transaction.atomic
 def capacity_readings_record(*, network, readings: list[UnitReading]) -> RecordedReadings:
     """Records counts taken elsewhere at their own times and keeps their history: each is a
     reading of its unit (one the unit already has at that time is matched, and corrected when
@@ -243,9 +244,12 @@ def capacity_readings_record(*, network, readings: list[UnitReading]) -> Recorde
         if key not in latest or reading.recorded_at >= latest[key].recorded_at:
             latest[key] = reading
     service_ids = {reading.service_id for reading in readings}
+    # Locked, so an update made on a service page meanwhile is not overwritten with older counts.
     units = {
         (capacity.service_id, capacity.unit, capacity.name): capacity
-        for capacity in ServiceCapacity.objects.filter(service_id__in=service_ids)
+        for capacity in ServiceCapacity.objects.select_for_update().filter(
+            service_id__in=service_ids
+        )
     }
     added = [
         ServiceCapacity(

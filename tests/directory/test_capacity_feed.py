@@ -524,6 +524,49 @@ def test_two_counts_of_one_unit_at_one_time_are_refused(cast, houses, tmp_path):
     assert report.errors[0].reason == "other numbers for the unit and time of row 2"
 
 
+def test_a_name_two_listings_share_is_told_apart_by_the_address(cast, tmp_path):
+    north = listing(cast.agency_a, "Night shelter", address="1 North Rd")
+    south = listing(cast.agency_a, "Night shelter", address="9 South Rd")
+    path = tmp_path / "counts.csv"
+    path.write_text(
+        "Program,Address,Date,Available\n"
+        "Night shelter,9 South Rd,2025-11-01,4\n"
+        "Night shelter,,2025-11-01,2\n"
+        "Night shelter,1 North Rd,,3\n"
+    )
+    report = capacity_feed_import(
+        path=path, agency=cast.agency_a, as_of="2025-11-02 06:00", partial=True
+    )
+    assert causes(report) == {
+        ("error", "Program", "names several listings of Alpha Recovery", 1),
+        ("default", "Date", "no date: --as-of", 1),
+    }
+    assert report.errors[0].reason == (
+        f"'Night shelter' names 2 listings of Alpha Recovery (Night shelter #{north.pk}, "
+        f"Night shelter #{south.pk}): give its id, or its location"
+    )
+    chicago = ZoneInfo("America/Chicago")
+    assert readings(south) == [(datetime(2025, 11, 1, tzinfo=chicago), 4, None)]
+    assert readings(north) == [(datetime(2025, 11, 2, 6, tzinfo=chicago), 3, None)]
+
+
+def test_as_of_and_a_csv_mapping(cast, houses, tmp_path):
+    path = tmp_path / "tonight.csv"
+    path.write_text("Shelter program,Free tonight\nCasa Esperanza,5\n")
+    mapping = tmp_path / "mapping.csv"
+    mapping.write_text("our column,your header\nservice,Shelter program\navailable,Free tonight\n")
+    with pytest.raises(CommandError, match="no column says when each count was taken"):
+        run(path, "--agency", "alpha", "--mapping", mapping)
+    with pytest.raises(CommandError) as future:
+        run(path, "--agency", "alpha", "--mapping", mapping, "--as-of", "2031-01-01")
+    assert str(future.value) == "Capacity import failed: --as-of: '2031-01-01' is in the future"
+    out, _ = run(path, "--agency", "alpha", "--mapping", mapping, "--as-of", "11/20/2025 21:00")
+    assert "Read 1 · imported 1" in out
+    casa = houses[0]["Casa Esperanza"]
+    chicago = ZoneInfo("America/Chicago")
+    assert readings(casa) == [(datetime(2025, 11, 20, 21, tzinfo=chicago), 5, None)]
+
+
 # --- ~12,000 rows over three months ------------------------------------------------------------
 
 

@@ -344,7 +344,8 @@ def _moment(row, value, position, moments: Moments, as_of, now, problem) -> date
         if as_of is None:
             problem(row, position, "no date: give one, or --as-of", "no date")
         elif position is not None:
-            problem(row, position, "no date: counted as of --as-of", "no date", "", DEFAULT)
+            reason = "no date: counted as of --as-of"
+            problem(row, position, reason, "no date: --as-of", severity=DEFAULT)
         return as_of
     try:
         moment = moments.read(value)
