@@ -307,6 +307,7 @@ REPLY_UNKNOWN_LINKS_PER_IP = env_int("REFERLOOP_REPLY_UNKNOWN_LINKS_PER_IP", 60)
 REFERLOOP_IMPORTERS = {
     "hsds": "referloop.directory.hsds.cli.import_command",
     "referrals": "referloop.referrals.sheet.cli.import_command",
+    "capacity": "referloop.directory.capacity_feed.cli.import_command",
 }
 REFERLOOP_EXPORTERS = {
     "hsds": "referloop.directory.hsds.cli.export_command",

@@ -12,12 +12,12 @@ from referloop.directory.services import search_text_refresh
 
 
 class CapacityInline(admin.TabularInline):
-    """Shown, not edited: counts change on the service's page or through the API, which keep
-    their history and the service's "has capacity now"."""
+    """Shown, not edited: counts change on the service's page, through the API or from a feed,
+    which keep their history and the service's "has capacity now"."""
 
     model = ServiceCapacity
     extra = 0
-    fields = ["unit", "available", "maximum", "waitlist", "updated_at"]
+    fields = ["unit", "name", "available", "maximum", "waitlist", "updated_at"]
     readonly_fields = fields
     can_delete = False
 

@@ -102,8 +102,12 @@ class SearchParams(Schema):
         )
 
 
+UNIT_NAME = "The kind of bed or place (e.g. Men's beds); empty for the unit alone"
+
+
 class CapacityOut(Schema):
     unit: str
+    name: str = Field(description=UNIT_NAME)
     available: int
     maximum: int | None
     waitlist: bool
@@ -120,6 +124,7 @@ class CapacityReadingOut(Schema):
 
 class CapacityHistoryOut(Schema):
     unit: str
+    name: str = Field(description=UNIT_NAME)
     available: int = Field(description="Free now")
     maximum: int | None = Field(description="In all, now")
     in_force_at_since: CapacityReadingOut | None = Field(
@@ -333,6 +338,7 @@ class CapacityIn(InputSchema):
 def _capacity(capacity, stale_days: int) -> dict:
     return {
         "unit": capacity.unit,
+        "name": capacity.name,
         "available": capacity.available,
         "maximum": capacity.maximum,
         "waitlist": capacity.waitlist,
@@ -648,13 +654,16 @@ def directory_capacity_history(
     in force when the span began: what a chart of free beds/slots over time needs."""
     api_require(request, Perm.VIEW)
     service = _visible_service(request, service_id)
-    span = selectors.capacity_history(capacities=service.capacities.order_by("unit"), days=days)
+    span = selectors.capacity_history(
+        capacities=service.capacities.order_by("unit", "name"), days=days
+    )
     return {
         "since": span.since,
         "until": span.until,
         "units": [
             {
                 "unit": history.capacity.unit,
+                "name": history.capacity.name,
                 "available": history.capacity.available,
                 "maximum": history.capacity.maximum,
                 "in_force_at_since": _reading(history.before),

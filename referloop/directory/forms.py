@@ -240,8 +240,9 @@ class CapacityForm(forms.Form):
 
     @classmethod
     def for_service(cls, service, **kwargs) -> "CapacityForm":
-        """An unbound form starting from the service's first capacity (capacities prefetched)."""
-        capacity = next(iter(service.capacities.all()), None)
+        """An unbound form starting from the service's first unit (capacities prefetched); the
+        kinds a feed names ("Men's beds") are the feed's to count."""
+        capacity = next((c for c in service.capacities.all() if not c.name), None)
         initial = (
             {
                 "unit": capacity.unit,

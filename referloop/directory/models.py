@@ -516,12 +516,21 @@ class RequiredDocument(HsdsRecord):
 
 
 class ServiceCapacity(HsdsRecord):
-    """HSDS 3.1 service_capacity: available and maximum units (beds, slots, appointments)."""
+    """HSDS 3.1 service_capacity: available and maximum units (beds, slots, appointments).
+
+    A service counts each unit once, or several kinds of it under their own names (HSDS 3.1's
+    `unit.name`): a shelter's "Men's beds" and "Women's beds" are two capacities in beds."""
 
     service = models.ForeignKey(  # indexed by capacity_service_unit_unique
         Service, on_delete=models.CASCADE, related_name="capacities", db_index=False
     )
     unit = models.CharField(max_length=20, choices=CapacityUnit.choices, default=CapacityUnit.BEDS)
+    name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The kind of bed or place, as the agency calls it (e.g. Men's beds); "
+        "blank for the unit alone.",
+    )
     available = models.PositiveIntegerField(default=0)
     maximum = models.PositiveIntegerField(null=True, blank=True)
     waitlist = models.BooleanField(default=False)
@@ -536,7 +545,7 @@ class ServiceCapacity(HsdsRecord):
         constraints = [
             *_source_unique("capacity"),
             models.UniqueConstraint(
-                fields=["service", "unit"], name="capacity_service_unit_unique"
+                fields=["service", "unit", "name"], name="capacity_service_unit_unique"
             ),
             models.CheckConstraint(
                 condition=Q(maximum__isnull=True) | Q(available__lte=models.F("maximum")),
@@ -545,7 +554,12 @@ class ServiceCapacity(HsdsRecord):
         ]
 
     def __str__(self):
-        return f"{self.available}/{self.maximum or '?'} {self.unit}"
+        return f"{self.available}/{self.maximum or '?'} {self.label}"
+
+    @property
+    def label(self) -> str:
+        """What is counted, as pages and reasons name it: "Men's beds", else "beds"."""
+        return self.name or self.get_unit_display()
 
 
 class CapacityReading(models.Model):

@@ -92,7 +92,7 @@ def _csv_rows(service: Service):
     for capacity in capacities:
         yield [
             *base,
-            capacity.unit,
+            capacity.label,
             capacity.available,
             "" if capacity.maximum is None else capacity.maximum,
             "yes" if capacity.waitlist else "no",

@@ -929,7 +929,8 @@ def _page_listings(ids: list[int], criteria) -> tuple[dict[int, _Listing], dict[
         Service.objects.filter(pk__in=ids).select_related("organization"), criteria, each=True
     )
     listings = {service.pk: _Listing(service) for service in services}
-    for capacity in ServiceCapacity.objects.filter(service_id__in=ids).order_by("unit", "pk"):
+    capacities = ServiceCapacity.objects.filter(service_id__in=ids)
+    for capacity in capacities.order_by("unit", "name", "pk"):
         if listing := listings.get(capacity.service_id):
             listing.capacities.append(capacity)
     located = (
@@ -1225,7 +1226,7 @@ def _explain(
 
 def _capacity_reasons(capacities, reasons, *, now, stale_days: int) -> None:
     for capacity in capacities:
-        unit = capacity.get_unit_display()
+        unit = capacity.label
         if capacity.available > 0:
             reasons.matched.append(
                 f"✓ {capacity.available} {_singular(unit, capacity.available)} available"

@@ -57,7 +57,7 @@ def service_detail_queryset():
         Prefetch("required_documents", queryset=RequiredDocument.objects.order_by("pk")),
         Prefetch(
             "capacities",
-            queryset=ServiceCapacity.objects.select_related("updated_by").order_by("unit"),
+            queryset=ServiceCapacity.objects.select_related("updated_by").order_by("unit", "name"),
         ),
         Prefetch(
             "contacts",
@@ -141,18 +141,9 @@ def capacity_history(*, capacities, days: int, now: datetime | None = None) -> C
     until = now or timezone.now()
     since = until - timedelta(days=days)
     ids = [capacity.pk for capacity in capacities]
-    last_before = (
-        CapacityReading.objects.filter(capacity=OuterRef("pk"), recorded_at__lt=since)
-        .order_by("-recorded_at", "-pk")
-        .values("pk")[:1]
-    )
-    in_force = (
-        ServiceCapacity.objects.filter(pk__in=ids)
-        .annotate(reading=Subquery(last_before))
-        .values("reading")
-    )
     readings = CapacityReading.objects.filter(capacity_id__in=ids).filter(
-        Q(recorded_at__gte=since, recorded_at__lte=until) | Q(pk__in=in_force)
+        Q(recorded_at__gte=since, recorded_at__lte=until)
+        | Q(pk__in=_last_readings(ids, recorded_at__lt=since))
     )
     before, within = {}, {pk: [] for pk in ids}
     for reading in readings.order_by("recorded_at", "pk") if ids else []:
@@ -167,6 +158,29 @@ def capacity_history(*, capacities, days: int, now: datetime | None = None) -> C
         for capacity in capacities
     ]
     return CapacitySpan(since=since, until=until, units=units)
+
+
+def capacity_in_force(*, capacity_ids, at: datetime) -> dict[int, CapacityReading]:
+    """The reading each of these capacities had in force at `at` (its latest at or before
+    then), by capacity id, in one query; capacities counted only later are left out."""
+    readings = CapacityReading.objects.filter(
+        pk__in=_last_readings(list(capacity_ids), recorded_at__lte=at)
+    )
+    return {reading.capacity_id: reading for reading in readings}
+
+
+def _last_readings(capacity_ids: list[int], **when):
+    """The id of each capacity's latest reading of those `when` selects, as a subquery."""
+    last = (
+        CapacityReading.objects.filter(capacity=OuterRef("pk"), **when)
+        .order_by("-recorded_at", "-pk")
+        .values("pk")[:1]
+    )
+    return (
+        ServiceCapacity.objects.filter(pk__in=capacity_ids)
+        .annotate(reading=Subquery(last))
+        .values("reading")
+    )
 
 
 @dataclass(frozen=True, slots=True)

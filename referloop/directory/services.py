@@ -4,11 +4,12 @@ match keys, default vocabularies."""
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from referloop.core.audit import audit_record
@@ -127,14 +128,17 @@ def match_keys_refresh(*, service_ids) -> None:
     Service.objects.bulk_update(services, ["match_keys"], batch_size=1000)
 
 
+COUNT_LIMIT = 100_000  # beds, slots or appointments of one unit: more is a typing error
+
+
 def _capacity_numbers(available, maximum) -> tuple[int, int | None]:
     for field, value in (("available", available), ("maximum", maximum)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise DomainError("Enter a whole number.", field=field)
         if value is not None and value < 0:
             raise DomainError("Cannot be negative.", field=field)
-        if value is not None and value > 100_000:
-            raise DomainError("At most 100,000.", field=field)
+        if value is not None and value > COUNT_LIMIT:
+            raise DomainError(f"At most {COUNT_LIMIT:,}.", field=field)
     if available is None:
         raise DomainError("Enter how many are available now (0 if none).", field="available")
     if maximum is not None and available > maximum:
@@ -162,13 +166,16 @@ def capacity_update(
 ) -> ServiceCapacity:
     """Records the current capacity of one unit of a service and keeps its history. A maximum
     or waitlist flag left UNCHANGED keeps the unit's own (none and no waitlist for a new unit),
-    and `available` is checked against the maximum that results."""
+    and `available` is checked against the maximum that results. This is the unit alone: the
+    kinds a feed names ("Men's beds") are kept by the feed (`capacity_readings_record`)."""
     if unit not in CapacityUnit.values:
         raise DomainError(
             f"Unknown unit '{unit}'; use one of: {', '.join(CapacityUnit.values)}.", field="unit"
         )
     capacity = (
-        ServiceCapacity.objects.select_for_update().filter(service=service, unit=unit).first()
+        ServiceCapacity.objects.select_for_update()
+        .filter(service=service, unit=unit, name="")
+        .first()
     )
     if capacity is None:
         capacity = ServiceCapacity(service=service, unit=unit, network_id=service.network_id)
@@ -189,17 +196,148 @@ def capacity_update(
         recorded_at=now,
         recorded_by=actor,
     )
-    service_capacity_summary_refresh(service_ids=[service.pk], at=now)
+    service_capacity_summary_refresh(service_ids=[service.pk])
     return capacity
 
 
-def service_capacity_summary_refresh(*, service_ids, at=None) -> None:
-    """Sets each service's `has_capacity` (any unit with a place free) in one statement."""
-    with_room = ServiceCapacity.objects.filter(service=OuterRef("pk"), available__gt=0)
-    services = Service.objects.filter(pk__in=list(service_ids))
-    services.update(has_capacity=Exists(with_room))
-    if at is not None:
-        services.update(capacity_updated_at=at)
+@dataclass(frozen=True, slots=True)
+class UnitReading:
+    """A count taken elsewhere (a feed), at its own time: `name` is the unit's kind as the
+    service calls it ("" for the unit alone)."""
+
+    service_id: int
+    unit: str
+    name: str
+    recorded_at: datetime
+    available: int
+    maximum: int | None
+
+
+@dataclass(slots=True)
+class RecordedReadings:
+    created: int = 0
+    corrected: int = 0  # a reading of the same unit and time, with other numbers
+    unchanged: int = 0
+    units_added: int = 0
+    current_moved: int = 0  # units whose current count is now a newer one of these
+    current_kept: int = 0  # units whose current count is as recent as these, or more: kept
+
+
+READING_BATCH = 1000
+
+
+@transaction.atomic
+def capacity_readings_record(*, network, readings: list[UnitReading]) -> RecordedReadings:
+    """Records counts taken elsewhere at their own times and keeps their history: each is a
+    reading of its unit (one the unit already has at that time is matched, and corrected when
+    its numbers differ), units a service does not count yet are added, and each unit's current
+    count becomes its latest reading — never an older one. The unit's waitlist flag is kept.
+
+    A few statements whatever the number of readings. The caller has checked the numbers
+    (available within the maximum) and that the services are its to count."""
+    recorded = RecordedReadings()
+    if not readings:
+        return recorded
+    latest: dict[tuple, UnitReading] = {}
+    for reading in readings:
+        key = (reading.service_id, reading.unit, reading.name)
+        if key not in latest or reading.recorded_at >= latest[key].recorded_at:
+            latest[key] = reading
+    service_ids = {reading.service_id for reading in readings}
+    # Locked, so an update made on a service page meanwhile is not overwritten with older counts.
+    units = {
+        (capacity.service_id, capacity.unit, capacity.name): capacity
+        for capacity in ServiceCapacity.objects.select_for_update().filter(
+            service_id__in=service_ids
+        )
+    }
+    added = [
+        ServiceCapacity(
+            network=network,
+            service_id=key[0],
+            unit=key[1],
+            name=key[2],
+            available=reading.available,
+            maximum=reading.maximum,
+            updated_at=reading.recorded_at,
+        )
+        for key, reading in latest.items()
+        if key not in units
+    ]
+    ServiceCapacity.objects.bulk_create(added, batch_size=READING_BATCH)
+    recorded.units_added = len(added)
+    moved = []
+    for capacity in units.values():
+        reading = latest.get((capacity.service_id, capacity.unit, capacity.name))
+        if reading is None:
+            continue
+        numbers = (reading.available, reading.maximum)
+        if reading.recorded_at > capacity.updated_at or (
+            reading.recorded_at == capacity.updated_at
+            and numbers != (capacity.available, capacity.maximum)
+        ):
+            capacity.available, capacity.maximum = numbers
+            capacity.updated_at, capacity.updated_by = reading.recorded_at, None
+            moved.append(capacity)
+        else:
+            recorded.current_kept += 1
+    ServiceCapacity.objects.bulk_update(
+        moved, ["available", "maximum", "updated_at", "updated_by"], batch_size=READING_BATCH
+    )
+    recorded.current_moved = len(moved)
+    units.update({(c.service_id, c.unit, c.name): c for c in added})
+    _readings_write(readings, units, recorded)
+    service_capacity_summary_refresh(service_ids={c.service_id for c in [*added, *moved]})
+    return recorded
+
+
+def _readings_write(readings, units: dict, recorded: RecordedReadings) -> None:
+    """The readings: new ones inserted, those the units have at the same time matched."""
+    pairs = [
+        (reading, units[(reading.service_id, reading.unit, reading.name)]) for reading in readings
+    ]
+    times = [reading.recorded_at for reading in readings]
+    existing = {
+        (row.capacity_id, row.recorded_at): row
+        for row in CapacityReading.objects.filter(
+            capacity_id__in={capacity.pk for _, capacity in pairs},
+            recorded_at__gte=min(times),
+            recorded_at__lte=max(times),
+        )
+    }
+    new, corrected = [], []
+    for reading, capacity in pairs:
+        row = existing.get((capacity.pk, reading.recorded_at))
+        if row is None:
+            new.append(
+                CapacityReading(
+                    capacity=capacity,
+                    available=reading.available,
+                    maximum=reading.maximum,
+                    waitlist=capacity.waitlist,
+                    recorded_at=reading.recorded_at,
+                )
+            )
+        elif (row.available, row.maximum) != (reading.available, reading.maximum):
+            row.available, row.maximum = reading.available, reading.maximum
+            corrected.append(row)
+        else:
+            recorded.unchanged += 1
+    CapacityReading.objects.bulk_create(new, batch_size=READING_BATCH)
+    CapacityReading.objects.bulk_update(
+        corrected, ["available", "maximum"], batch_size=READING_BATCH
+    )
+    recorded.created, recorded.corrected = len(new), len(corrected)
+
+
+def service_capacity_summary_refresh(*, service_ids) -> None:
+    """Sets each service's `has_capacity` (any unit with a place free) and
+    `capacity_updated_at` (its latest count) in one statement."""
+    units = ServiceCapacity.objects.filter(service=OuterRef("pk"))
+    latest = units.order_by("-updated_at").values("updated_at")[:1]
+    Service.objects.filter(pk__in=list(service_ids)).update(
+        has_capacity=Exists(units.filter(available__gt=0)), capacity_updated_at=Subquery(latest)
+    )
 
 
 @transaction.atomic

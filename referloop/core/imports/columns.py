@@ -42,17 +42,12 @@ def mapping_read(path: str | Path, columns: dict[str, Column]) -> dict[str, str]
     first row of titles is skipped). An empty header means "don't read this column"."""
     path = Path(path)
     name = f"mapping {path.name}"
-    text = decode(read_bytes(path, name), name, [])
     example = next(iter(columns), "name")
     if path.suffix.lower() == ".json":
-        try:
-            pairs = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise input_error(name, f"malformed JSON: {exc.msg}", row=exc.lineno) from None
-        if not isinstance(pairs, dict) or not all(isinstance(v, str) for v in pairs.values()):
-            raise input_error(name, f'expected an object like {{"{example}": "Your header"}}')
+        pairs = mapping_json(path, example=example)
         items = [(None, ours, theirs) for ours, theirs in pairs.items()]
     else:
+        text = decode(read_bytes(path, name), name, [])
         rows = [row for row in csv.reader(io.StringIO(text, newline="")) if any(row)]
         first = 1
         if len(rows) > 1 and rows[0][0].strip() not in columns and rows[1][0].strip() in columns:
@@ -64,6 +59,26 @@ def mapping_read(path: str | Path, columns: dict[str, Column]) -> dict[str, str]
                     name, "each line needs two cells: our column, your header", row=number
                 )
             items.append((number, row[0], row[1]))
+    return mapping_pairs(items, columns, name=name)
+
+
+def mapping_json(path: str | Path, *, example: str = "name") -> dict:
+    """A JSON mapping file's object. Importers whose mapping holds more than columns (a capacity
+    feed's units) take their own parts out of it and check the rest with `mapping_pairs`."""
+    path = Path(path)
+    name = f"mapping {path.name}"
+    try:
+        pairs = json.loads(decode(read_bytes(path, name), name, []))
+    except json.JSONDecodeError as exc:
+        raise input_error(name, f"malformed JSON: {exc.msg}", row=exc.lineno) from None
+    if not isinstance(pairs, dict):
+        raise input_error(name, f'expected an object like {{"{example}": "Your header"}}')
+    return pairs
+
+
+def mapping_pairs(items, columns: dict[str, Column], *, name: str) -> dict[str, str]:
+    """Our column -> the file's header from (row number or None, ours, theirs) items: ours must
+    be one of `columns`, theirs a header (text)."""
     mapping = {}
     for number, ours, theirs in items:
         ours = ours.strip()
@@ -71,6 +86,8 @@ def mapping_read(path: str | Path, columns: dict[str, Column]) -> dict[str, str]
             raise input_error(
                 name, f"'{ours}' is not one of the columns ({', '.join(columns)})", row=number
             )
+        if not isinstance(theirs, str):
+            raise input_error(name, f"{ours}: give your file's header as text", row=number)
         mapping[ours] = theirs.strip()
     return mapping
 

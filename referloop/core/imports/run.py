@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, transaction
 
 from referloop.core.imports.report import ImportReport, Problem
+from referloop.core.models import Agency
 
 Progress = Callable[[int, int, str], None]
 MAX_GROUPS_SHOWN = 30  # per severity: a report fits on a screen however many rows went wrong
@@ -87,6 +88,17 @@ def add_import_arguments(parser, *, partial: bool = True, mapping: bool = False)
             metavar="FILE",
             help="JSON object or two-column CSV: our column name -> your file's header",
         )
+
+
+def command_agency(slug: str) -> Agency:
+    """The agency an import's `--agency SLUG` names; CommandError (listing some) if none is."""
+    agency = Agency.objects.select_related("network").filter(slug=slug).first()
+    if agency is None:
+        known = ", ".join(Agency.objects.order_by("slug").values_list("slug", flat=True)[:20])
+        raise CommandError(
+            f"agency: no agency '{slug}'" + (f" (there are: {known})" if known else "")
+        )
+    return agency
 
 
 def _stream(wrapper):

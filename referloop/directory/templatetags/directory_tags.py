@@ -3,6 +3,7 @@ from datetime import time, timedelta
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.timesince import timesince
 
 from referloop.core.charts import step_chart
@@ -91,7 +92,7 @@ def capacity_badge(context, capacity) -> str:
         state,
         capacity.available,
         f" of {capacity.maximum}" if capacity.maximum is not None else "",
-        capacity.get_unit_display(),
+        capacity.label,
         " · waitlist" if capacity.waitlist else "",
         updated.isoformat(),
         readable(updated),
@@ -120,7 +121,7 @@ def capacity_chart(history, span) -> str:
         steps.insert(0, (history.before.recorded_at, history.before.available))
     if not steps:
         return ""
-    unit = capacity.get_unit_display()
+    unit = capacity.label
     days = span.days
     counts = [available for _, available in steps]
     of = f" of {capacity.maximum}" if capacity.maximum is not None else ""
@@ -129,7 +130,7 @@ def capacity_chart(history, span) -> str:
         steps=steps,
         start=span.since,
         end=span.until,
-        title=f"{unit.capitalize()} free over the last {days} days",
+        title=f"{capfirst(unit)} free over the last {days} days",
         description=(
             f"Between {min(counts)} and {max(counts)} {unit} free over the last {days} days "
             f"({len(history.readings)} updates); {capacity.available}{of} free now."
