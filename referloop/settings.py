@@ -315,8 +315,7 @@ REFERLOOP_EXPORTERS = {
 }
 
 # --- API ---------------------------------------------------------------------------------------
-NINJA_PAGINATION_PER_PAGE = 50
-NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 500
+NINJA_PAGINATION_CLASS = "referloop.core.pagination.LimitOffset"
 
 LOGGING = {
     "version": 1,

@@ -6,12 +6,11 @@ through `clients.services`, which validates it and writes its own.
 """
 
 from datetime import date, datetime
-from typing import Annotated
 
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
 from ninja.pagination import paginate
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from referloop.clients import selectors, services
 from referloop.clients.models import Category, Client, Consent, RecipientClass, Signer
@@ -19,23 +18,23 @@ from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.permissions import Perm
-from referloop.core.schemas import InputSchema
+from referloop.core.schemas import (
+    NOT_BLANK,
+    AgencyDateTime,
+    DomainErrorOut,
+    Email,
+    ErrorOut,
+    Id,
+    InputSchema,
+    IsoDate,
+    Text,
+    ValidationErrorOut,
+    filled,
+)
 from referloop.core.scoping import get_for_user_or_404
-from referloop.directory.api import NO_NUL, DomainErrorOut, ErrorOut, ValidationErrorOut
 from referloop.directory.models import Organization
 
 router = Router(tags=["clients"])
-
-
-def Text(max_length: int, *, required: bool = False):  # named like the type it returns
-    """A string without NUL (PostgreSQL refuses it) of at most `max_length` characters."""
-    return Annotated[
-        str, StringConstraints(min_length=int(required), max_length=max_length, pattern=NO_NUL)
-    ]
-
-
-EMAIL = r"^([^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+)?$"
-Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -59,7 +58,7 @@ class ClientIn(InputSchema):
     first_name: Text(100, required=True)
     last_name: Text(100, required=True)
     preferred_name: Text(100) = ""
-    date_of_birth: date | None = None
+    date_of_birth: IsoDate | None = None
     phone: Text(50) = ""
     email: Email = ""
     address: Text(500) = ""
@@ -71,18 +70,20 @@ class ClientIn(InputSchema):
 
 
 class ClientPatch(InputSchema):
-    """Only the fields given change. `version` is the one the caller last read: if someone
-    changed the client since, nothing is saved and the answer is a 409."""
+    """Only the fields given change ("" empties a text, null a birth date). `version` is the
+    one the caller last read: if someone changed the client since, nothing is saved and the
+    answer is a 409."""
 
     version: int = Field(ge=1)
-    first_name: Text(100, required=True) | None = None
-    last_name: Text(100, required=True) | None = None
-    preferred_name: Text(100) | None = None
-    date_of_birth: date | None = None
-    phone: Text(50) | None = None
-    email: Email | None = None
-    address: Text(500) | None = None
-    preferred_language: Text(60) | None = None
+    # Left out, a field keeps its value; a null text is refused (an empty one is "").
+    first_name: Text(100, required=True) = None
+    last_name: Text(100, required=True) = None
+    preferred_name: Text(100) = None
+    date_of_birth: IsoDate | None = None
+    phone: Text(50) = None
+    email: Email = None
+    address: Text(500) = None
+    preferred_language: Text(60) = None
     safe_contact: SafeContactIn | None = None
 
 
@@ -161,7 +162,7 @@ class ClientItemOut(Schema):
 class ClientSearch(Schema):
     first_name: Text(100) = Field("", description="With last_name: find possible matches")
     last_name: Text(100) = ""
-    date_of_birth: date | None = Field(
+    date_of_birth: IsoDate | None = Field(
         None, description="With the names: also finds the same name and birth date exactly"
     )
 
@@ -184,18 +185,47 @@ class OrganizationRef(Schema):
 class ConsentIn(InputSchema):
     """The recipient is either one organization of the network's directory
     (`recipient_organization`, an id) or a class of recipients (`recipient_class`); the expiry is
-    exactly one of `expires_on`, `expiry_event` or `no_expiry`."""
+    exactly one of `expires_on`, `expiry_event` or `no_expiry`; substance-use information needs
+    `part2`, and a signer other than the client their `representative_authority`."""
 
-    recipient_organization: int | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "oneOf": [
+                        filled("recipient_organization", type="integer"),
+                        filled("recipient_class", type="string"),
+                    ]
+                },
+                {
+                    "oneOf": [
+                        filled("expires_on", type="string"),
+                        filled("expiry_event", pattern=NOT_BLANK),
+                        filled("no_expiry", const=True),
+                    ]
+                },
+                {
+                    "if": filled("categories", contains={"const": Category.SUBSTANCE_USE.value}),
+                    "then": filled("part2", const=True),
+                },
+                {
+                    "if": filled("signer", enum=[s for s in Signer.values if s != Signer.CLIENT]),
+                    "then": filled("representative_authority", pattern=NOT_BLANK),
+                },
+            ]
+        }
+    )
+
+    recipient_organization: Id | None = None
     recipient_class: RecipientClass | None = None
     categories: list[Category] = Field(min_length=1, max_length=len(Category))
     purpose: Text(300, required=True)
     part2: bool = Field(False, description="The form meets 42 CFR 2.31 (substance use)")
-    signed_at: datetime
+    signed_at: AgencyDateTime
     signed_by_name: Text(200, required=True)
     signer: Signer = Signer.CLIENT
     representative_authority: Text(300) = ""
-    expires_on: date | None = None
+    expires_on: IsoDate | None = None
     expiry_event: Text(200) = Field("", description='e.g. "end of treatment"')
     no_expiry: bool = False
 

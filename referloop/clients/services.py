@@ -11,6 +11,7 @@ from referloop.clients.models import Category, Client, Consent, Disclosure, Reci
 from referloop.clients.selectors import client_possible_duplicates
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
+from referloop.core.timeutils import agency_zone
 
 SAFE_CONTACT_FLAGS = (
     "do_not_contact",
@@ -215,7 +216,8 @@ def _validate_consent(data: ConsentData, client: Client) -> None:
             "Give exactly one expiry: a date, an event (e.g. end of treatment), or none.",
             field="expires_on",
         )
-    if data.expires_on and data.expires_on < data.signed_at.date():
+    signed_on = timezone.localtime(data.signed_at, agency_zone(client.agency)).date()
+    if data.expires_on and data.expires_on < signed_on:
         raise DomainError("The consent would expire before it was signed.", field="expires_on")
 
 

@@ -5,13 +5,10 @@ from referloop.core import selectors
 from referloop.core.access import api_require
 from referloop.core.models import Membership
 from referloop.core.permissions import Perm
+from referloop.core.schemas import ErrorOut, ValidationErrorOut
 from referloop.core.scoping import get_for_user_or_404
 
 router = Router(tags=["people"])
-
-
-class ErrorOut(Schema):
-    detail: str
 
 
 class AgencyOut(Schema):
@@ -65,7 +62,7 @@ def me(request):
 
 @router.get(
     "/members",
-    response={200: list[MemberOut], 401: ErrorOut, 403: ErrorOut},
+    response={200: list[MemberOut], 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut},
     summary="People in the agency",
 )
 @paginate
@@ -76,7 +73,7 @@ def member_list(request):
 
 @router.get(
     "/members/{int:member_id}",
-    response={200: MemberOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: MemberOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="One member of the agency",
 )
 def member_detail(request, member_id: int):

@@ -6,19 +6,27 @@ agency that runs a listing (or installation staff) update its capacity.
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
 from ninja.errors import HttpError
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.models import AuditEvent
 from referloop.core.permissions import Perm
-from referloop.core.schemas import InputSchema
+from referloop.core.schemas import (
+    NO_NUL,
+    Code,
+    DomainErrorOut,
+    ErrorOut,
+    InputSchema,
+    Text,
+    ValidationErrorOut,
+)
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory import selectors, services
 from referloop.directory.models import CapacityUnit, Service
@@ -34,21 +42,7 @@ from referloop.directory.search import (
 
 router = Router(tags=["directory"])
 
-NO_NUL = r"^[^\x00]*$"  # PostgreSQL refuses NUL in text: refuse it here, with a 422
-
-
-class ErrorOut(Schema):
-    detail: str
-
-
-class DomainErrorOut(Schema):
-    detail: str
-    field: str | None = None
-    code: str = "invalid"
-
-
-class ValidationErrorOut(Schema):
-    detail: list[dict[str, Any]]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 
 
 class SearchParams(Schema):
@@ -275,19 +269,19 @@ class ServiceOut(Schema):
 
 
 class ListingPlaceIn(InputSchema):
-    address_1: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
-    address_2: str = Field("", max_length=300, pattern=NO_NUL)
-    city: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
-    state_province: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    address_1: Text(300, required=True)
+    address_2: Text(300) = ""
+    city: Text(200, required=True)
+    state_province: Text(100, required=True)
     postal_code: str = Field(
-        min_length=5, max_length=10, pattern=NO_NUL, description="US ZIP: places it on the map"
+        pattern=r"^[0-9]{5}(-[0-9]{4})?$", description="US ZIP (or ZIP+4): places it on the map"
     )
 
 
 class ListingIn(InputSchema):
     """Only the fields given change (a PATCH); a list given replaces the listing's list."""
 
-    name: str = Field(None, min_length=1, max_length=300, pattern=NO_NUL)
+    name: Text(300, required=True) = None
     alternate_name: str = Field(None, max_length=300, pattern=NO_NUL)
     description: str = Field(None, max_length=10_000, pattern=NO_NUL)
     status: Literal["active", "inactive", "defunct", "temporarily closed"] = None
@@ -304,10 +298,14 @@ class ListingIn(InputSchema):
         None, description="Empty: the program serves every gender"
     )
     court_ordered_accepted: bool | None = Field(None, description="null: not stated")
-    needs: list[str] = Field(None, description="'Referloop needs' codes")
-    populations: list[str] = Field(None, description="'Referloop populations' codes")
-    payment: list[str] = Field(None, description="'Referloop payment' codes")
-    languages: list[str] = Field(None, description="ISO 639 codes, e.g. en, es, es-mx")
+    needs: list[Code] = Field(None, max_length=100, description="'Referloop needs' codes")
+    populations: list[Code] = Field(
+        None, max_length=100, description="'Referloop populations' codes"
+    )
+    payment: list[Code] = Field(None, max_length=100, description="'Referloop payment' codes")
+    languages: list[Language] = Field(
+        None, max_length=100, description="ISO 639 codes, e.g. en, es, es-mx"
+    )
     place: ListingPlaceIn = Field(
         None, description="The address of its one location; a new ZIP code moves it on the map"
     )
@@ -316,16 +314,19 @@ class ListingIn(InputSchema):
 
 
 class ListingCreateIn(ListingIn):
-    name: str = Field(min_length=1, max_length=300, pattern=NO_NUL)
+    name: Text(300, required=True)
 
 
 class CapacityIn(InputSchema):
-    unit: str = Field(
-        CapacityUnit.BEDS, max_length=20, pattern=NO_NUL, description="beds, slots or appointments"
+    unit: CapacityUnit = CapacityUnit.BEDS
+    available: int = Field(
+        ge=0, le=services.COUNT_LIMIT, description="How many are free now (0 if none)"
     )
-    available: int = Field(description="How many are free now (0 if none)")
     maximum: int | None = Field(
-        None, description="How many there are in all; left out, the unit keeps its own"
+        None,
+        ge=0,
+        le=services.COUNT_LIMIT,
+        description="How many there are in all; left out, the unit keeps its own",
     )
     waitlist: bool = Field(
         False, description="The waitlist is open; left out, the unit keeps its own"

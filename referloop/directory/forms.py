@@ -20,7 +20,12 @@ from referloop.directory.search import (
     DirectoryQuery,
 )
 from referloop.directory.selectors import location_shared
-from referloop.directory.services import LISTING_FIELDS, LISTING_VOCABULARIES, ListingPlace
+from referloop.directory.services import (
+    COUNT_LIMIT,
+    LISTING_FIELDS,
+    LISTING_VOCABULARIES,
+    ListingPlace,
+)
 from referloop.directory.vocabulary import NEEDS, PAYMENT, POPULATIONS, VOCABULARIES
 
 
@@ -221,9 +226,9 @@ class CapacityForm(forms.Form):
     available = forms.IntegerField(
         label="Available now",
         min_value=0,
-        max_value=100_000,
+        max_value=COUNT_LIMIT,
         error_messages={
-            **_whole_number("Available now", 0, 100_000),
+            **_whole_number("Available now", 0, COUNT_LIMIT),
             "required": "Available now: enter how many are free (0 if none).",
         },
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
@@ -232,8 +237,8 @@ class CapacityForm(forms.Form):
         label="Of (maximum)",
         required=False,
         min_value=0,
-        max_value=100_000,
-        error_messages=_whole_number("Of (maximum)", 0, 100_000),
+        max_value=COUNT_LIMIT,
+        error_messages=_whole_number("Of (maximum)", 0, COUNT_LIMIT),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
     waitlist = forms.BooleanField(label="Waitlist open", required=False)

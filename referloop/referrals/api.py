@@ -9,34 +9,47 @@ at most once a day). Every write goes through `referrals.services`.
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
 from ninja.pagination import paginate
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field
 
-from referloop.clients.api import Email, Text
 from referloop.clients.models import Category, Channel, Client, Consent
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
 from referloop.core.models import User
 from referloop.core.permissions import Perm
-from referloop.core.schemas import InputSchema
+from referloop.core.schemas import (
+    NOT_BLANK,
+    Code,
+    DomainErrorOut,
+    Email,
+    ErrorOut,
+    Id,
+    InputSchema,
+    Text,
+    ValidationErrorOut,
+    filled,
+)
 from referloop.core.scoping import get_for_user_or_404
-from referloop.directory.api import DomainErrorOut, ErrorOut, ValidationErrorOut
 from referloop.directory.models import Organization, Service, TaxonomyTerm
 from referloop.directory.vocabulary import NEEDS
 from referloop.referrals import selectors, services
-from referloop.referrals.models import DispositionCode, Referral, Status, Urgency
+from referloop.referrals.models import (
+    REASON_REQUIRED,
+    TRANSITIONS,
+    DispositionCode,
+    Referral,
+    Status,
+    Urgency,
+)
 from referloop.referrals.packets import packet_data, packet_release
 
 router = Router(tags=["referrals"])
-
-Code = Annotated[str, StringConstraints(max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
-
 
 # --- schemas -----------------------------------------------------------------------------------
 
@@ -224,7 +237,7 @@ class ReferralFilters(Schema):
     owner: str | None = Field(
         None, pattern=r"^(me|[0-9]{1,12})$", description='The owner\'s user id, or "me"'
     )
-    organization: int | None = Field(None, ge=1, description="The partner organization's id")
+    organization: Id | None = Field(None, description="The partner organization's id")
     overdue: bool = Field(False, description="Only referrals whose next due time has passed")
     direction: Literal["outbound", "inbound"] | None = Field(
         None, description="outbound: sent by the agency; inbound: sent to it (default: both)"
@@ -235,28 +248,64 @@ class ReferralIn(InputSchema):
     """A draft referral. `needs` are codes of the "Referloop needs" vocabulary; `categories`
     are what the packet will share (the consent must cover them when it is sent)."""
 
-    client: int = Field(ge=1, description="The client's id")
-    organization: int = Field(ge=1, description="The receiving organization's id")
-    service: int | None = Field(None, ge=1, description="One of its services' id")
+    client: Id = Field(description="The client's id")
+    organization: Id = Field(description="The receiving organization's id")
+    service: Id | None = Field(None, description="One of its services' id")
     contact_name: Text(200) = ""
     contact_email: Email = Field("", description="Where the partner gets the reply link")
     contact_phone: Text(50) = ""
     needs: list[Code] = Field(default_factory=list, max_length=30)
     reason: Text(4000) = Field("", description="The reason for referral, in your words")
     urgency: Urgency = Urgency.ROUTINE
-    consent: int | None = Field(None, ge=1, description="The consent that covers sharing")
+    consent: Id | None = Field(None, description="The consent that covers sharing")
     categories: list[Category] = Field(default_factory=list, max_length=len(Category))
-    owner: int | None = Field(None, ge=1, description="A member's user id (default: you)")
+    owner: Id | None = Field(None, description="A member's user id (default: you)")
 
 
 class SendIn(InputSchema):
     version: int | None = Field(None, ge=1, description="The version you last read")
 
 
+# The statuses a transition moves a referral to: never back to a draft, and never to sent (a
+# draft is sent with POST /referrals/{id}/send, which checks the consent).
+TRANSITION_TARGETS = tuple(
+    status.value
+    for status in Status
+    if status in frozenset().union(*TRANSITIONS.values()) - {Status.REQUESTED}
+)
+
+
 class TransitionIn(InputSchema):
-    status: Status
+    """Not accepted (`rejected`) needs a `disposition`; cancelled, on hold and failed need a
+    `reason` or a `disposition`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": filled("status", const=Status.REJECTED.value),
+                    "then": filled("disposition", type="string"),
+                },
+                {
+                    "if": filled("status", enum=sorted(REASON_REQUIRED - {Status.REJECTED})),
+                    "then": {
+                        "anyOf": [
+                            filled("reason", pattern=NOT_BLANK),
+                            filled("disposition", type="string"),
+                        ]
+                    },
+                },
+            ]
+        }
+    )
+
+    status: Literal[TRANSITION_TARGETS] = Field(
+        description="A draft is sent with POST /referrals/{id}/send, never here"
+    )
     disposition: Code | None = Field(None, description="A code of GET /dispositions")
-    reason: Text(500) = Field("", description="Required for rejected, cancelled, on hold, failed")
+    reason: Text(500) = Field(
+        "", description="Why: cancelled, on hold and failed need this or a `disposition`"
+    )
     note: Text(4000) = ""
     version: int | None = Field(None, ge=1, description="The version you last read")
 
@@ -547,15 +596,9 @@ def referral_transition(request, referral_id: int, payload: TransitionIn):
     """Moves the referral along its life cycle (FHIR Task statuses). 400 with code
     `invalid_transition` and the allowed moves when the move is not allowed; 400 naming
     `reason` or `disposition` when one is required; 403 (code `forbidden`) when the other side
-    makes this move; 409 on a stale `version`. A draft is sent with /send, never here."""
+    makes this move; 409 on a stale `version`."""
     api_require(request, Perm.WRITE)
     referral = _referral(request, referral_id)
-    if payload.status == Status.REQUESTED:
-        raise DomainError(
-            "A draft is sent with POST /referrals/{id}/send (which checks the consent).",
-            field="status",
-            code="invalid_transition",
-        )
     return services.referral_transition(
         referral=referral,
         actor=_actor(request),

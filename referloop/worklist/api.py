@@ -1,9 +1,11 @@
 from datetime import datetime
+from typing import Literal
 
 from ninja import Router, Schema
 
 from referloop.core.access import api_require
 from referloop.core.permissions import Perm
+from referloop.core.schemas import ErrorOut, ValidationErrorOut
 from referloop.worklist.selectors import worklist_for
 
 router = Router(tags=["worklist"])
@@ -27,12 +29,12 @@ class WorklistOut(Schema):
     coming_up: list[DueItemOut]
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
-@router.get("", response={200: WorklistOut, 401: ErrorOut, 403: ErrorOut}, summary="What is due")
-def worklist(request, scope: str = "mine"):
+@router.get(
+    "",
+    response={200: WorklistOut, 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut},
+    summary="What is due",
+)
+def worklist(request, scope: Literal["mine", "agency"] = "mine"):
     """`scope=mine` (default): the token user's items; `scope=agency`: everyone's (leads)."""
     member = request.membership
     if scope == "agency":

@@ -3,7 +3,8 @@ revocation and the disclosure ledger -- scoping, permissions, bad input, audit r
 query count of the list."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -13,7 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from schemathesis.openapi import from_dict
 
+from referloop.api.api import api
 from referloop.clients.models import Category, Client, Consent, Disclosure
 from referloop.core.models import AuditEvent
 from referloop.core.services import api_token_create
@@ -132,6 +135,12 @@ def test_a_possible_duplicate_is_409_naming_the_existing_client(cast, coordinato
         ({"email": "not an address"}, "email"),
         ({"safe_contact": {"text_ok": "perhaps"}}, "text_ok"),
         ({"safe_contact": {"safe_contact_note": "\x00"}}, "safe_contact_note"),
+        ({"first_name": " \u3000\x1c"}, "first_name"),  # white space only: no name
+        ({"date_of_birth": 0}, "date_of_birth"),  # not 1 January 1970
+        ({"date_of_birth": "0"}, "date_of_birth"),
+        ({"date_of_birth": "19850203"}, "date_of_birth"),
+        ({"date_of_birth": "1985-02-03T00:00:00"}, "date_of_birth"),
+        ({"email": "maria@example\x85org"}, "email"),
     ],
 )
 def test_malformed_input_is_422_naming_the_field(cast, coordinator, body, field):
@@ -317,7 +326,7 @@ def test_patch_with_a_stale_version_is_409_and_changes_nothing(cast, coordinator
     ("body", "status", "field"),
     [
         ({"first_name": "x"}, 422, "version"),
-        ({"version": 1, "first_name": None}, 400, "first_name"),
+        ({"version": 1, "first_name": None}, 422, "first_name"),  # null is no name
         ({"version": 1, "safe_contact": {"safe_phone": "5" * 51}}, 422, "safe_phone"),
         ({"version": 1, "date_of_birth": "1850-01-01"}, 400, "date_of_birth"),
     ],
@@ -414,6 +423,72 @@ def test_consent_rules_are_400_naming_the_field(cast, coordinator, dana, fields,
     assert not Consent.objects.exists()
 
 
+# Agency A keeps Chicago time: UTC-6 in January.
+@pytest.mark.parametrize(
+    ("signed_at", "stored"),
+    [
+        ("2026-01-15", "2026-01-15T06:00:00+00:00"),  # a date alone: the start of that day
+        ("2026-01-15T09:30", "2026-01-15T15:30:00+00:00"),  # no offset: the agency's time
+        ("2026-01-15 09:30:15.5", "2026-01-15T15:30:15.500000+00:00"),
+        ("2026-01-15T09:30:00Z", "2026-01-15T09:30:00+00:00"),  # an offset: that instant
+        ("2026-01-15t09:30:00+02:00", "2026-01-15T07:30:00+00:00"),
+    ],
+)
+def test_a_signature_is_read_in_the_agencys_time_zone(cast, coordinator, dana, signed_at, stored):
+    with time_machine.travel("2026-01-20T12:00:00Z", tick=False):
+        response = post(
+            f"{CLIENTS}/{dana.pk}/consents", coordinator, _consent_body(signed_at=signed_at)
+        )
+
+    assert response.status_code == 201
+    assert Consent.objects.get().signed_at == datetime.fromisoformat(stored)
+    assert datetime.fromisoformat(response.json()["signed_at"]) == datetime.fromisoformat(stored)
+
+
+def test_a_signature_late_in_the_agencys_day_may_expire_that_day(cast, coordinator, dana):
+    """22:00 in Chicago is already the next day in UTC: the consent was still signed on the
+    15th, the day it expires."""
+    with time_machine.travel("2026-01-20T12:00:00Z", tick=False):
+        response = post(
+            f"{CLIENTS}/{dana.pk}/consents",
+            coordinator,
+            _consent_body(signed_at="2026-01-15T22:00", expires_on="2026-01-15", no_expiry=False),
+        )
+
+    assert response.status_code == 201
+    assert str(Consent.objects.get().expires_on) == "2026-01-15"
+
+
+def test_today_as_a_date_alone_is_not_a_signature_in_the_future(cast, coordinator, dana):
+    today = timezone.localdate(timezone=ZoneInfo(cast.agency_a.time_zone)).isoformat()
+
+    response = post(f"{CLIENTS}/{dana.pk}/consents", coordinator, _consent_body(signed_at=today))
+
+    assert response.status_code == 201
+
+
+def test_consents_the_schema_calls_valid_are_recorded(cast, coordinator, dana):
+    """The schema states the rules across fields (one recipient, one expiry, Part 2 for
+    substance use, a representative's authority): a body it allows is recorded, unless it is
+    signed in the future, expires before it was signed or names an organization outside the
+    network -- which no schema knows."""
+    org, _ = factories.partner(network=cast.network)
+    operation = from_dict(api.get_openapi_schema())["/api/v1/clients/{client_id}/consents"]["POST"]
+
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None)
+    @given(case=operation.as_strategy())
+    def check(case):
+        body = {**case.body, "signed_at": "2026-01-15T09:30:00-06:00"}
+        if body.get("recipient_organization") is not None:
+            body["recipient_organization"] = org.pk
+        if body.get("expires_on"):
+            body["expires_on"] = "2027-01-15"
+        response = post(f"{CLIENTS}/{dana.pk}/consents", coordinator, body)
+        assert response.status_code == 201, (body, response.json())
+
+    check()
+
+
 def test_a_consent_for_an_organization_of_another_network_is_refused(cast, coordinator, dana):
     elsewhere, _ = factories.partner(network=cast.other_network, name="Far Away")
 
@@ -438,6 +513,12 @@ def test_a_consent_for_an_organization_of_another_network_is_refused(cast, coord
         ({"purpose": "a" * 301}, "purpose"),
         ({"purpose": "bad\x00"}, "purpose"),
         ({"signed_at": "yesterday"}, "signed_at"),
+        ({"signed_at": 1768469400}, "signed_at"),  # not seconds since 1970
+        ({"signed_at": "1768469400"}, "signed_at"),
+        ({"signed_at": "2026-02-30"}, "signed_at"),
+        ({"signed_at": "9999-12-31T23:00"}, "signed_at"),  # past the year 9999 in UTC
+        ({"expires_on": 0, "no_expiry": False}, "expires_on"),
+        ({"recipient_class": None, "recipient_organization": 2**63}, "recipient_organization"),
         ({"expires_on": "2026-02-31", "no_expiry": False}, "expires_on"),
     ],
 )
@@ -561,3 +642,18 @@ def test_openapi_describes_the_client_paths(db):
         paths["/api/v1/clients/{client_id}"]["patch"]["responses"]
     )
     assert "409" in paths["/api/v1/clients"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("signed_at", ["0001-01-01T00:00:01Z", "0001-01-01", "9999-12-31T23:59"])
+def test_a_signature_at_the_ends_of_the_calendar_is_a_422_not_a_500(
+    cast, coordinator, dana, signed_at
+):
+    # Found by the API fuzz test: year 1 moved into the agency's zone overflowed the calendar.
+    response = post(
+        f"{CLIENTS}/{dana.pk}/consents", coordinator, _consent_body(signed_at=signed_at)
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"][-1] == "signed_at"
+    assert "between the years 1900 and 9998" in error["msg"]
+    assert not Consent.objects.exists()

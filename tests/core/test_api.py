@@ -18,6 +18,7 @@ from referloop.core.models import ApiToken, AuditEvent, Membership, User
 from referloop.core.permissions import Role
 from referloop.core.schemas import InputSchema
 from tests.conftest import make_member
+from tests.referrals.factories import sample_referral
 
 
 def bearer(raw: str) -> dict:
@@ -164,6 +165,52 @@ def test_members_is_a_paginated_list_of_the_agency_only(cast):
     assert len(page["items"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/members", {"limit": 9557442561907107393640740786150572032}, "limit"),
+        ("/api/v1/members", {"offset": 23976252688508666249216}, "offset"),
+        ("/api/v1/referrals", {"limit": 9557442561907107393640740786150572032}, "limit"),
+        ("/api/v1/referrals", {"limit": 501}, "limit"),
+        ("/api/v1/referrals", {"offset": 1_000_001}, "offset"),
+        ("/api/v1/referrals", {"limit": 0}, "limit"),
+        ("/api/v1/referrals/{referral}/timeline", {"limit": 2**64}, "limit"),
+        ("/api/v1/clients", {"offset": -1}, "offset"),
+    ],
+)
+def test_a_limit_or_offset_out_of_bounds_is_a_422_naming_it(cast, path, params, field):
+    """They reached the database as they were: past its 64-bit integers, a 500."""
+    referral = sample_referral(agency=cast.agency_a, actor=cast.coordinator)
+    response = get(
+        path.format(referral=referral.pk), token_for(cast.coordinator, cast.agency_a), **params
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+def test_the_largest_page_is_500(cast):
+    raw = token_for(cast.coordinator, cast.agency_a)
+    page = get("/api/v1/members", raw, limit=500, offset=1_000_000).json()
+    assert page == {"items": [], "count": len(Role)}
+
+
+def test_every_list_states_the_bounds_of_its_pages(db):
+    operations = [
+        (path, {parameter["name"]: parameter["schema"] for parameter in op.get("parameters", [])})
+        for path, methods in api.get_openapi_schema()["paths"].items()
+        for op in methods.values()
+    ]
+    lists = [(path, parameters) for path, parameters in operations if "offset" in parameters]
+    assert len(lists) == 6
+    for path, parameters in lists:
+        assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500), path
+        assert parameters["limit"]["default"] == 50, path
+        assert (parameters["offset"]["minimum"], parameters["offset"]["maximum"]) == (
+            0,
+            1_000_000,
+        ), path
+
+
 def test_members_query_count_does_not_grow_with_members(cast, django_assert_max_num_queries):
     raw = token_for(cast.coordinator, cast.agency_a)
     with time_machine.travel(timezone.now(), tick=False):
@@ -228,6 +275,12 @@ def test_agency_worklist_is_refused_to_a_coordinator_with_a_reason(cast):
     event = AuditEvent.objects.get(action="permission_denied")
     assert event.user_id == cast.coordinator.pk
     assert event.agency_id == cast.agency_a.pk
+
+
+def test_a_worklist_scope_it_does_not_know_is_a_422(cast):
+    response = get("/api/v1/worklist", token_for(cast.auditor, cast.agency_a), scope="everyone")
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "scope"]
 
 
 def test_agency_worklist_for_an_auditor(cast):
@@ -312,12 +365,16 @@ def test_every_request_body_is_read_strictly():
         ([1], "valid dictionary"),
         ({"first_name": "A", "last_name": "B", "nickname": "C"}, "Extra inputs"),
         ({"first_name": "A", "last_name": "B", "allow_duplicate": "yes"}, "true or false"),
+        ({"first_name": "A", "last_name": "B", "date_of_birth": 0}, "YYYY-MM-DD"),
+        ({"client": "5", "organization": 1}, "must be a number"),  # an id, in a union with null
+        ({"client": 1, "organization": 1, "service": "5"}, "must be a number"),
     ],
 )
 def test_a_body_read_strictly_is_refused_with_its_reason(cast, body, says):
     raw = token_for(cast.coordinator, cast.agency_a)
+    path = "/api/v1/referrals" if "client" in body else "/api/v1/clients"
     response = Client().post(
-        "/api/v1/clients", json.dumps(body), content_type="application/json", headers=bearer(raw)
+        path, json.dumps(body), content_type="application/json", headers=bearer(raw)
     )
     assert response.status_code == 422
     assert says in json.dumps(response.json())

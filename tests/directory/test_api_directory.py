@@ -270,20 +270,35 @@ def test_staff_of_the_running_agency_update_capacity(cast, world, coordinator_to
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        {"available": 11, "maximum": 10},
+        {"available": 11},  # above the maximum the unit keeps (10)
+    ],
+)
+def test_more_available_than_the_maximum_is_400(cast, world, coordinator_token, body):
+    response = post(capacity_url(world["harbor"]), coordinator_token, body)
+    assert response.status_code == 400
+    assert response.json()["field"] == "available"
+    assert ServiceCapacity.objects.get(service=world["harbor"]).available == 3  # unchanged
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"available": 11, "maximum": 10}, "available"),
-        ({"available": 11}, "available"),  # above the maximum the unit keeps (10)
         ({"available": -1}, "available"),
         ({"available": 1, "maximum": -3}, "maximum"),
-        ({"available": 1_000_000}, "available"),
+        ({"available": 100_001}, "available"),
         ({"available": 1, "unit": "rooms"}, "unit"),
     ],
 )
-def test_bad_numbers_are_400_naming_the_field(cast, world, coordinator_token, body, field):
+def test_numbers_and_units_the_schema_refuses_are_422_naming_the_field(
+    cast, world, coordinator_token, body, field
+):
+    """The schema states the bounds (0 to 100,000) and the units, so they are its 422s."""
     response = post(capacity_url(world["harbor"]), coordinator_token, body)
-    assert response.status_code == 400
-    assert response.json()["field"] == field
+    assert response.status_code == 422
+    assert field in response.json()["detail"][0]["loc"]
     assert ServiceCapacity.objects.get(service=world["harbor"]).available == 3  # unchanged
 
 

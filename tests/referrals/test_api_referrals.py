@@ -302,15 +302,21 @@ def test_an_invalid_transition_is_400_with_the_allowed_moves(cast, world, coordi
     assert referral.events.count() == 1
 
 
-def test_a_draft_is_not_sent_through_a_transition(cast, world, coordinator):
+@pytest.mark.parametrize("status", ["requested", "draft"])
+def test_a_transition_never_sends_a_draft_nor_makes_one(cast, world, coordinator, status):
+    """Its schema's statuses leave both out (a draft is sent with /send, which checks the
+    consent): a 422 naming `status`."""
     referral = draft(cast, world)
     consent_revoke(consent=world["harbor_consent"], actor=cast.coordinator, method="By phone")
 
-    response = post(url(referral, "/transitions"), coordinator, {"status": "requested"})
+    response = post(url(referral, "/transitions"), coordinator, {"status": status})
 
-    assert response.status_code == 400
-    assert "/send" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "status" in response.json()["detail"][0]["loc"]
     assert Referral.objects.get().status == Status.DRAFT
+    schema = HttpClient().get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert status not in schema["TransitionIn"]["properties"]["status"]["enum"]
+    assert "/send" in schema["TransitionIn"]["properties"]["status"]["description"]
 
 
 def test_the_sender_moves_a_referral_to_a_partner_off_referloop(cast, world, coordinator):

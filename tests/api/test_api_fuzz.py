@@ -1,0 +1,214 @@
+"""Schemathesis against the API's own OpenAPI document: every operation, with a fixed seed.
+
+Each operation gets requests that fit its schema and requests that do not; for an operation on a
+record (/referrals/{referral_id}/transitions...), half of them name real records of the token's
+agency -- in the path and in the body's ids -- so that they reach its rules instead of a 404.
+Every answer must be a status code the document lists, with a body that matches its schema, and
+never a server error.
+"""
+
+import time
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from referloop.core.permissions import Role
+from referloop.core.services import api_token_create
+from referloop.referrals.models import Status
+from referloop.referrals.services import Actor, referral_transition
+from referloop.wsgi import application
+from tests.conftest import make_member
+from tests.directory import factories as directory
+from tests.referrals import factories
+
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+# Examples per operation and run: a run sends generated path ids, or real ones (see `records`).
+EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 20}
+# Ids a request body names, by field: the records (below) they are taken from in a real run.
+BODY_IDS = {
+    "client": "client_id",
+    "consent": "consent_id",
+    "service": "service_id",
+    "organization": "organization_id",
+    "recipient_organization": "organization_id",
+    "owner": "user_id",
+}
+
+
+@pytest.fixture
+def in_test_transaction():
+    """Django closes the database connection after each request it serves, which would end the
+    test's transaction; its test client keeps it open the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def _moved(referral, actor, *statuses):
+    for status in statuses:
+        referral = referral_transition(
+            referral=referral, actor=actor, to_status=status, reason="On the partner's word"
+        )
+    return referral
+
+
+@pytest.fixture
+def records(cast) -> dict[str, list[int]]:
+    """Agency A's records by the name of the id that finds them: three clients with consents,
+    a listing A runs (with beds) and two partners' (Harbor House, off Referloop, and Bravo
+    Detox, agency B's), referrals A sent in every state from draft to completed, and one B sent
+    to A."""
+    actor = Actor(user=cast.coordinator, agency=cast.agency_a)
+    harbor, harbor_intake = factories.partner(network=cast.network, name="Harbor House")
+    bravo, bravo_intake = factories.partner(
+        network=cast.network, agency=cast.agency_b, name="Bravo Detox"
+    )
+    alpha, alpha_homes = factories.partner(
+        network=cast.network, agency=cast.agency_a, name="Alpha Recovery Homes"
+    )
+    directory.capacity(service=alpha_homes, available=3, maximum=12)
+    clients = [
+        factories.client(agency=cast.agency_a, first_name=first, last_name=last)
+        for first, last in (("Dana", "Rivers"), ("Sam", "Okafor"), ("Lee", "Park"))
+    ]
+    consents, referrals = [], []
+    for person in clients:
+        for organization, service in ((harbor, harbor_intake), (bravo, bravo_intake)):
+            consent = factories.consent(client=person, organization=organization)
+            consents.append(consent)
+            referrals.append(
+                factories.referral(
+                    client=person,
+                    organization=organization,
+                    service=service,
+                    consent=consent,
+                    actor=cast.coordinator,
+                )
+            )
+    consents.append(factories.consent(client=clients[0], recipient_class="network_agencies"))
+    for referral in referrals[2:]:
+        factories.send(referral, actor=cast.coordinator)
+    _moved(referrals[2], actor, Status.RECEIVED, Status.ON_HOLD)
+    _moved(referrals[4], actor, Status.ACCEPTED, Status.IN_PROGRESS)
+    closed = factories.sample_referral(agency=cast.agency_a, actor=cast.coordinator)
+    _moved(closed, actor, Status.ACCEPTED, Status.COMPLETED)
+    outsider = factories.client(agency=cast.agency_b, first_name="Kim", last_name="Bravo")
+    inbound = factories.send(
+        factories.referral(
+            client=outsider,
+            organization=alpha,
+            service=alpha_homes,
+            consent=factories.consent(client=outsider, organization=alpha),
+            actor=cast.admin_b,
+        ),
+        actor=cast.admin_b,
+    )
+    make_member(cast.agency_a, Role.INTAKE, "second-intake@alpha.example.org")
+    members = cast.agency_a.memberships.all()
+    return {
+        "client_id": [person.pk for person in clients],
+        "consent_id": [consent.pk for consent in consents],
+        "referral_id": [referral.pk for referral in (*referrals, closed, inbound)],
+        "service_id": [alpha_homes.pk, harbor_intake.pk, bravo_intake.pk],
+        "organization_id": [harbor.pk, bravo.pk, alpha.pk],
+        "member_id": [member.pk for member in members],
+        "user_id": [member.user_id for member in members],
+    }
+
+
+def _real_ids(operation, records) -> st.SearchStrategy[dict]:
+    """Real ids for the operation's path, and for any of the BODY_IDS in its body."""
+    return st.fixed_dictionaries(
+        {
+            name: st.sampled_from(records[key])
+            for name, key in (
+                *((parameter.name, parameter.name) for parameter in operation.path_parameters),
+                *BODY_IDS.items(),
+            )
+        }
+    )
+
+
+def _keys(body) -> set[str]:
+    return set(body) if isinstance(body, dict) else set()
+
+
+class Fuzzer:
+    """Sends an operation's generated requests with the token, and counts them."""
+
+    def __init__(self, token: str, records: dict[str, list[int]]):
+        self.token = token
+        self.records = records
+        self.requests = 0
+
+    def run(self, operation, mode: GenerationMode, *, real: bool) -> None:
+        """EXAMPLES[mode] requests; with `real`, the path and body ids are real records'."""
+
+        @settings(
+            max_examples=EXAMPLES[mode],
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
+        @given(
+            case=operation.as_strategy(generation_mode=mode),
+            ids=_real_ids(operation, self.records) if real else st.just({}),
+        )
+        def send(case, ids):
+            if ids:
+                for parameter in operation.path_parameters:
+                    case.path_parameters[parameter.name] = ids[parameter.name]
+                for field in BODY_IDS.keys() & _keys(case.body):
+                    if type(case.body[field]) is int:
+                        case.body[field] = ids[field]
+            case.headers["Authorization"] = f"Bearer {self.token}"
+            response = case.call()
+            self.requests += 1
+            case.validate_response(response, checks=CHECKS)
+
+        send()
+
+
+def test_every_operation_answers_as_documented(cast, records, in_test_transaction, capsys):
+    token = api_token_create(user=cast.coordinator, agency=cast.agency_a)[1]
+    # The token is the one credential: generated (or left out) Authorization headers would only
+    # show that a wrong token is a 401, which tests/core/test_api.py does.
+    config = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=config)
+    fuzzer = Fuzzer(token, records)
+    failures = []
+    started = time.monotonic()
+
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
+        has_input = operation.body or any(operation.iter_parameters())
+        for mode in EXAMPLES:
+            if mode.is_negative and not has_input:
+                continue  # nothing to send that its schema refuses (GET /me)
+            for real in (False, True) if operation.path_parameters or operation.body else (False,):
+                try:
+                    fuzzer.run(operation, mode, real=real)
+                except (Exception, FailureGroup) as error:
+                    failures.append(f"{operation.label} ({mode}, real ids: {real}): {error}")
+
+    with capsys.disabled():
+        print(
+            f"\nschemathesis: {fuzzer.requests:,} requests over {len(operations)} operations, "
+            f"{len(failures)} failures, {time.monotonic() - started:.0f} s"
+        )
+    assert len(operations) == sum(map(len, schema.raw_schema["paths"].values()))
+    assert not failures, "\n\n".join(failures)
