@@ -211,4 +211,5 @@ def test_every_operation_answers_as_documented(cast, records, in_test_transactio
             f"{len(failures)} failures, {time.monotonic() - started:.0f} s"
         )
     assert len(operations) == sum(map(len, schema.raw_schema["paths"].values()))
+    assert fuzzer.requests >= 2_000
     assert not failures, "\n\n".join(failures)
