@@ -256,3 +256,43 @@ def test_capacity_round_trips_through_the_tabular_package(db, tmp_path):
     assert exported["beds"]["available"] == 3
     assert exported["appointments"]["waitlist"] is True
     assert exported["beds"]["updated"] == "2025-05-01T09:30:00Z"
+
+
+@pytest.mark.parametrize("form", ["json", "tabular"])
+def test_named_kinds_of_beds_round_trip_and_import_back_unchanged(db, tmp_path, form):
+    """A capacity feed counts "Men's beds" and "Women's beds" as two capacities in beds: the
+    export names each kind (HSDS 3.1 unit.name, its unit in unit.identifier), and the network's
+    own export imported back, or into another network, keeps them apart."""
+    from referloop.directory.models import ServiceCapacity
+
+    source = make_network()
+    import_ok(write_json(tmp_path, [capacity_service(1)]), source)
+    beds = ServiceCapacity.objects.get(service__network=source, unit="beds")
+    ServiceCapacity.objects.create(
+        network=source,
+        service=beds.service,
+        unit="beds",
+        name="Women's beds",
+        available=2,
+        maximum=8,
+        updated_at=beds.updated_at,
+    )
+    beds.name = "Men's beds"
+    beds.save(update_fields=["name"])
+    path = tmp_path / ("services.json" if form == "json" else "package")
+    if form == "json":
+        hsds_write_json(network=source, path=path)
+    else:
+        hsds_export_tabular(network=source, directory=path)
+    before = directory_counts(source)
+    report = import_ok(path, source)
+    assert directory_counts(source) == before
+    assert report.counts["service_capacities"].created == 0
+    assert report.counts["service_capacities"].updated == 0
+    copy = make_network("copy")
+    import_ok(path, copy)
+    kinds = {
+        (c.unit, c.name, c.available)
+        for c in ServiceCapacity.objects.filter(service__network=copy, unit="beds")
+    }
+    assert kinds == {("beds", "Men's beds", 3), ("beds", "Women's beds", 2)}

@@ -802,33 +802,32 @@ def taxonomy_terms(m: Mapper, row: Row) -> None:  # HSDS 2.0 (term) and 3.0 (nam
 def units(m: Mapper, row: Row) -> None:
     sid = row.id()
     name = row.text("name", required=True)
-    for column in ("scheme", "identifier", "uri"):
+    identifier = row.text("identifier")
+    for column in ("scheme", "uri"):
         row.raw(column)
     row.finish()
     if sid and name:
-        m.units[sid] = name
+        m.units[sid] = (name, identifier)
 
 
 def service_capacity(m: Mapper, row: Row) -> None:
     sid = row.id()
-    unit_name = row.raw("unit_name")
+    unit_name, identifier = row.raw("unit_name"), row.raw("unit_identifier")
     unit_id = row.ref("unit_id")
     if is_blank(unit_name) and unit_id:
-        unit_name = m.units.get(unit_id)
+        unit_name, identifier = m.units.get(unit_id, (None, None))
         if unit_name is None:
             row.error("unit_id", f"unit '{unit_id}' is not in units.csv")
-    unit = None
+    unit, kind = None, ""
     if unit_name is not None or not unit_id:
-        try:
-            unit = P.capacity_unit(unit_name)
-        except BadValue as exc:
-            row.error("unit", str(exc))
+        unit, kind = _capacity_kind(row, unit_name, identifier)
     available = row.get("available", P.whole_number, required=True)
     maximum = row.get("maximum", P.whole_number)
     if available is not None and maximum is not None and available > maximum:
         row.error("available", f"{available} is more than the maximum {maximum}")
     values = {
         "unit": unit,
+        "name": kind,
         "available": available,
         "maximum": maximum,
         "description": row.text("description", _limit(ServiceCapacity, "description")),
@@ -837,6 +836,27 @@ def service_capacity(m: Mapper, row: Row) -> None:
     }
     refs = {"service_id": ("service", row.get("service_id", P.text, required=True))}
     m.plan("capacity", sid, values, row, refs=refs, required=("service_id",))
+
+
+def _capacity_kind(row: Row, unit_name, identifier) -> tuple[str | None, str]:
+    """(unit, name) of a capacity: a unit's name that is a unit ("beds", "Bed") counts it
+    plainly; any other name ("Men's beds") is a named kind of the unit its identifier gives."""
+    try:
+        return P.capacity_unit(unit_name), ""
+    except BadValue as exc:
+        if is_blank(identifier):
+            row.error("unit", str(exc))
+            return None, ""
+    try:
+        unit = P.capacity_unit(identifier)
+    except BadValue as exc:
+        row.error("unit", str(exc))
+        return None, ""
+    name = str(unit_name).strip()
+    limit = _limit(ServiceCapacity, "name")
+    if len(name) > limit:
+        row.error("unit", f"the unit's name is {len(name)} characters long; at most {limit} fit")
+    return unit, name
 
 
 def _ignore(m: Mapper, row: Row) -> None:

@@ -781,6 +781,8 @@ class Flattener:
             links["unit_id"] = self._add("units", unit, _join(path, "unit"))
             if not is_blank(unit.get("name")):
                 links["unit_name"] = unit.get("name")
+            if not is_blank(unit.get("identifier")):
+                links["unit_identifier"] = unit.get("identifier")
         return self._add("service_capacity", obj, path, links, nested=("unit",))
 
 

@@ -50,9 +50,15 @@ UNIT_NAMESPACE = uuid.UUID("0b6a3c1e-2f4d-5a6b-8c9d-0e1f2a3b4c5d")
 REFERLOOP_EXTENSION = "Referloop extension"
 
 
-def unit_id(unit: str) -> str:
-    """A stable UUID for each capacity unit, so units.csv rows keep their ids across exports."""
-    return str(uuid.uuid5(UNIT_NAMESPACE, unit))
+def unit_id(unit: str, name: str = "") -> str:
+    """A stable UUID for each capacity unit (and each named kind of one: "Men's beds"), so
+    units.csv rows keep their ids across exports."""
+    return str(uuid.uuid5(UNIT_NAMESPACE, f"{unit}:{name}" if name else unit))
+
+
+def unit_object(unit: str, name: str = "") -> dict:
+    """HSDS 3.1 `unit`: a named kind keeps its name, and says what it counts in `identifier`."""
+    return {"id": unit_id(unit, name), "name": name or unit, "identifier": unit}
 
 
 def _iso(value) -> str | None:
@@ -207,13 +213,27 @@ def _term(term: TaxonomyTerm) -> dict:
     )
 
 
+def _units_used(network) -> list[dict]:
+    """Every plain unit, and each named kind the network's capacities count."""
+    named = (
+        ServiceCapacity.objects.filter(service__network=network)
+        .exclude(name="")
+        .values_list("unit", "name")
+        .distinct()
+        .order_by("unit", "name")
+    )
+    return [unit_object(unit) for unit in CapacityUnit.values] + [
+        unit_object(unit, name) for unit, name in named
+    ]
+
+
 def _capacity(capacity: ServiceCapacity, service_id: str) -> dict:
     return _obj(
         ("id", "unit", "available", "updated"),
         id=_id(capacity),
         service_id=service_id,
-        unit={"id": unit_id(capacity.unit), "name": capacity.unit},
-        unit_id=unit_id(capacity.unit),
+        unit=unit_object(capacity.unit, capacity.name),
+        unit_id=unit_id(capacity.unit, capacity.name),
         available=capacity.available,
         maximum=capacity.maximum,
         description=capacity.description,
@@ -581,13 +601,14 @@ def _rows(network: Network) -> dict[str, Iterable[dict]]:
             "hsds_id",
             "service__hsds_id",
             "unit",
+            "name",
             "available",
             "maximum",
             "description",
             "updated_at",
             "waitlist",
         ):
-            row["unit_id"] = unit_id(row.pop("unit"))
+            row["unit_id"] = unit_id(row.pop("unit"), row.pop("name"))
             row["updated"] = row.pop("updated_at")
             yield row
 
@@ -716,8 +737,8 @@ def _rows(network: Network) -> dict[str, Iterable[dict]]:
         ),
         "service_capacity": capacities(),
         "unit": (
-            {"hsds_id": unit_id(unit), "name": unit, "identifier": unit}
-            for unit in CapacityUnit.values
+            {"hsds_id": kind["id"], "name": kind["name"], "identifier": kind["identifier"]}
+            for kind in _units_used(network)
         ),
     }
 

@@ -147,7 +147,10 @@ NOUNS = {
 }
 MISSING = "is not in this file or the directory"
 # Matched on these when the source id is new (a link made by hand, then imported).
-NATURAL_KEYS = {"sal": ("service_id", "location_id"), "capacity": ("service_id", "unit")}
+NATURAL_KEYS = {
+    "sal": ("service_id", "location_id"),
+    "capacity": ("service_id", "unit", "name"),
+}
 
 
 def hsds_import(
@@ -633,8 +636,9 @@ class _Importer:
                 key = (plan.refs["service_id"], plan.refs["location_id"])
                 what = "this service is already linked to this location"
             else:
-                key = (plan.refs["service_id"], plan.values["unit"])
-                what = f"this service already has a {plan.values['unit']} capacity"
+                key = (plan.refs["service_id"], plan.values["unit"], plan.values["name"])
+                kind = plan.values["name"] or plan.values["unit"]
+                what = f"this service already has a {kind} capacity"
             first = seen.setdefault(key, plan)
             if first is not plan:
                 self._problem(plan, "", f"{what} (row {first.record.row} of {first.record.file})")
