@@ -101,7 +101,8 @@ def legacy_id(table: str, *identity: str) -> str:
     """The id of a row that has none, from what identifies it: readable where it fits (a
     report then says "duplicate id 'organizations:harbor house'"), else a stable UUID."""
     readable = f"{table}:" + "|".join(" ".join(part.split()).casefold() for part in identity)
-    return readable if len(readable) <= 200 else stable_id(table, *identity)
+    # 100: the shortest column an id may land in (a taxonomy term keeps its id as its code).
+    return readable if len(readable) <= 100 else stable_id(table, *identity)
 
 
 def pre_hsds_evidence(headers: dict[str, list[str]]) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from referloop.core.imports.run import stable_id
 from referloop.directory.hsds import parse as P
 from referloop.directory.hsds.parse import BadValue, is_blank
 from referloop.directory.hsds.readers import Dataset, Record
@@ -294,9 +295,12 @@ class Mapper:
             if (service_id, location_id) in taken:
                 continue
             taken.add((service_id, location_id))
-            self.plans["sal"][f"{service_id}@{location_id}"] = Planned(
+            sid = f"{service_id}@{location_id}"
+            if len(sid) > _limit(Location, "source_id"):  # two long ids: one stable id for both
+                sid = stable_id("service_at_location", service_id, location_id)
+            self.plans["sal"][sid] = Planned(
                 kind="sal",
-                source_id=f"{service_id}@{location_id}",
+                source_id=sid,
                 values={"description": ""},
                 record=record,
                 refs={
