@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "referloop.directory",
     "referloop.clients",
     "referloop.referrals",
+    "referloop.partners",
     "referloop.worklist",
     "referloop.demo",  # `referloop demo`: the demo network (uses every app, so it comes last)
 ]

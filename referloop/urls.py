@@ -19,6 +19,7 @@ urlpatterns = [
     path("directory/", include("referloop.directory.public_urls")),
     path("referrals/", include("referloop.referrals.urls")),
     path("clients/", include("referloop.clients.urls")),
+    path("partners/", include("referloop.partners.urls")),
     path("r/", include("referloop.referrals.reply_urls")),
     path("", include("referloop.core.urls")),
     path("api/v1/", api.urls),

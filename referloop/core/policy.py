@@ -34,12 +34,34 @@ class AgencyPolicy(BaseModel):
     reply_link_days: int = Field(
         60, ge=1, le=365, title="Partner reply links expire after", description="days"
     )
-    # Partner cadence (seed 000).
+    # Partner cadence (seed 000), per tier: prospects, regular partners, primary sources.
+    partner_prospect_touch_days: int = Field(
+        14, ge=1, le=365, title="Touch every prospect at least every", description="days"
+    )
     partner_touch_days: int = Field(
-        14, ge=1, le=365, title="Touch every partner at least every", description="days"
+        14, ge=1, le=365, title="Touch every regular partner at least every", description="days"
+    )
+    partner_primary_touch_days: int = Field(
+        14, ge=1, le=365, title="Touch every primary source at least every", description="days"
+    )
+    partner_primary_face_to_face_days: int = Field(
+        30, ge=7, le=365, title="Meet primary sources face to face every", description="days"
     )
     partner_max_silence_days: int = Field(
-        90, ge=7, le=730, title="Never more silence than", description="days"
+        90, ge=7, le=730, title="Never more silence than (then: at risk)", description="days"
+    )
+    partner_update_within_days: int = Field(
+        2, ge=1, le=30, title="Send a source a status update within", description="days"
+    )
+    partner_top_referrer_months: int = Field(
+        6,
+        ge=1,
+        le=36,
+        title="Top referrers: referrals received over the last",
+        description="months",
+    )
+    partner_top_referrer_min: int = Field(
+        3, ge=1, le=1000, title="Top referrers: at least", description="referrals received"
     )
     # Directory freshness (seed 004).
     listing_verify_days: int = Field(

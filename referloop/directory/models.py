@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Cast, Coalesce, Concat, Greatest
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Lower
 from django.utils import timezone
 
 from referloop.core.models import Agency, Network
@@ -411,9 +411,17 @@ class Contact(HsdsRecord):
     title = models.CharField(max_length=200, blank=True)
     department = models.CharField(max_length=200, blank=True)
     email = models.EmailField(max_length=254, blank=True)
+    # A partner person's further addresses (the CRM's "e-mail(s)"); `email` is the one used.
+    other_emails = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = _source_unique("contact")
+        indexes = [
+            # Likely duplicates: the same address in a network, and people of one organization.
+            models.Index(F("network"), Lower("email"), name="contact_network_email"),
+            models.Index(fields=["organization", "name"], name="contact_organization_name"),
+        ]
 
     def __str__(self):
         return self.name or self.email

@@ -8,14 +8,17 @@ queries however many items there are. Nothing here recomputes a due time or read
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
+from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
 from django.utils import timezone
 
 from referloop.core.due import DueItem, DueRows
 from referloop.core.models import Membership
 from referloop.core.permissions import Perm, has_perm
+from referloop.directory.models import Organization
 from referloop.referrals.due import escalation_threshold
 from referloop.referrals.models import OPEN, DueReason, EventKind, Referral, Status
 
@@ -312,4 +315,101 @@ def referral_chain(*, referral: Referral) -> list[Referral]:
         .filter(linked)
         .select_related("organization")
         .order_by("created_at")
+    )
+
+
+# --- referrals with a partner organization (the partners app's reciprocity and timeline) ------
+
+
+def _source_organizations(agency, sender_ids) -> dict[int, list[int]]:
+    """The directory organizations each sending agency runs, in the receiver's network."""
+    runs: dict[int, list[int]] = {}
+    rows = Organization.objects.filter(network_id=agency.network_id, agency_id__in=sender_ids)
+    for organization_id, sender_id in rows.values_list("pk", "agency_id"):
+        runs.setdefault(sender_id, []).append(organization_id)
+    return runs
+
+
+def _received(agency):
+    return Referral.objects.filter(receiving_agency=agency).exclude(status=Status.DRAFT)
+
+
+def partner_referral_counts(*, agency, since: datetime | None = None) -> dict[int, dict]:
+    """Referrals received from and sent to each partner organization, counted in SQL:
+    `{organization_id: {"received": n, "sent": m}}`. A referral is received from the
+    organization its sending agency runs in the directory."""
+    sent = Referral.objects.for_agency(agency).exclude(status=Status.DRAFT)
+    received = _received(agency)
+    if since is not None:
+        sent, received = sent.filter(created_at__gte=since), received.filter(created_at__gte=since)
+    counts: dict[int, dict] = {}
+    for organization_id, n in sent.values_list("organization_id").annotate(n=Count("pk")):
+        counts.setdefault(organization_id, {"received": 0, "sent": 0})["sent"] = n
+    by_sender = dict(received.values_list("agency_id").annotate(n=Count("pk")))
+    for sender_id, organization_ids in _source_organizations(agency, by_sender).items():
+        for organization_id in organization_ids:
+            entry = counts.setdefault(organization_id, {"received": 0, "sent": 0})
+            entry["received"] = by_sender[sender_id]
+    return counts
+
+
+def partner_referral_months(*, agency, organization, since: datetime) -> dict[str, dict]:
+    """Per month (agency time, "YYYY-MM") since `since`: referrals received from and sent to
+    one partner organization."""
+    zone = ZoneInfo(agency.time_zone)
+    months: dict[str, dict] = {}
+    sent = Referral.objects.for_agency(agency).filter(
+        organization=organization, created_at__gte=since
+    )
+    received = _received(agency).filter(created_at__gte=since)
+    if organization.agency_id is None or organization.network_id != agency.network_id:
+        received = received.none()
+    else:
+        received = received.filter(agency_id=organization.agency_id)
+    for direction, rows in (("sent", sent), ("received", received)):
+        monthly = (
+            rows.exclude(status=Status.DRAFT)
+            .annotate(month=TruncMonth("created_at", tzinfo=zone))
+            .values_list("month")
+            .annotate(n=Count("pk"))
+        )
+        for month, n in monthly:
+            entry = months.setdefault(f"{month:%Y-%m}", {"received": 0, "sent": 0})
+            entry[direction] = n
+    return months
+
+
+def partner_referrals(*, agency, organization, limit: int = 50) -> list[Referral]:
+    """The latest referrals between the agency and one partner organization, both ways."""
+    sent = Q(agency=agency, organization=organization)
+    links = sent
+    if organization.agency_id is not None and organization.network_id == agency.network_id:
+        links |= Q(receiving_agency=agency, agency_id=organization.agency_id)
+    return list(
+        Referral.objects.filter(links)
+        .exclude(status=Status.DRAFT)
+        .select_related("organization", "service", "agency")
+        .only(
+            "pk",
+            "tracking_id",
+            "status",
+            "created_at",
+            "agency_id",
+            "receiving_agency_id",
+            "organization__name",
+            "service__name",
+            "agency__name",
+        )
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def referral_for_partner_log(*, agency, pk: int) -> Referral | None:
+    """A referral of the agency's (sent or received) that an interaction may link to."""
+    return (
+        Referral.objects.filter(Q(agency=agency) | Q(receiving_agency=agency))
+        .exclude(status=Status.DRAFT)
+        .filter(pk=pk)
+        .select_related("organization", "agency")
+        .first()
     )

@@ -40,6 +40,7 @@ from referloop.referrals.models import (
     Urgency,
 )
 from referloop.referrals.reply_links import reply_link_create, reply_url
+from referloop.referrals.signals import referral_status_changed
 
 DUE_FIELDS = ["next_due_at", "due_reason"]
 # Dispositions that mean the outcome is known even though the referral is not closed.
@@ -556,6 +557,10 @@ def referral_transition(
         if to_status in (Status.REJECTED, Status.FAILED) and at is None:
             # Bad news goes out at once -- news, not history: backdated (imported) changes don't.
             notifications.bad_news_queue(referral=locked, event=event)
+        if at is None:
+            transaction.on_commit(
+                partial(referral_status_changed.send, Referral, referral=locked, event=event)
+            )
         audit_record(
             action="transition",
             request=request,
