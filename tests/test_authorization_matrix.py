@@ -21,9 +21,11 @@ from referloop.core.models import AuditEvent, Membership, OutboundEmail
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.partners.models import KeyContact
 from referloop.referrals.models import DispositionCode
 from tests.conftest import Cast
 from tests.directory import factories
+from tests.partners import factories as partner_factories
 from tests.referrals import factories as referral_factories
 
 LOGIN = "login"  # a redirect to the sign-in page
@@ -658,6 +660,97 @@ def _walk(patterns, prefix="", namespaces=()):
             )
             yield name, prefix + str(pattern.pattern), pattern
 
+
+# --- partners ---------------------------------------------------------------------------------
+
+
+def _own_relationship(cast: Cast) -> dict:
+    return {"pk": partner_factories.relationship(agency=cast.agency_a, actor=cast.coordinator).pk}
+
+
+def _other_relationship(cast: Cast) -> dict:
+    return {"pk": partner_factories.relationship(agency=cast.agency_b, name="B's partner").pk}
+
+
+def _own_person(cast: Cast) -> dict:
+    relationship = partner_factories.relationship(agency=cast.agency_a, actor=cast.coordinator)
+    return {"pk": partner_factories.person(relationship=relationship, actor=cast.coordinator).pk}
+
+
+def _other_network_person(cast: Cast) -> dict:
+    """A partner person of another network's directory (agency C's)."""
+    relationship = partner_factories.relationship(agency=cast.agency_c, name="C's partner")
+    return {"pk": partner_factories.person(relationship=relationship, actor=cast.admin_c).pk}
+
+
+def _own_owed(cast: Cast) -> dict:
+    relationship = partner_factories.relationship(agency=cast.agency_a, actor=cast.coordinator)
+    person = partner_factories.person(relationship=relationship, actor=cast.coordinator)
+    return {"pk": KeyContact.objects.get(contact=person).pk}
+
+
+def _other_owed(cast: Cast) -> dict:
+    relationship = partner_factories.relationship(agency=cast.agency_b, name="B's partner")
+    person = partner_factories.person(relationship=relationship, actor=cast.admin_b)
+    return {"pk": KeyContact.objects.get(contact=person).pk}
+
+
+def _own_sent_referral(cast: Cast) -> dict:
+    return {
+        "pk": referral_factories.sample_referral(agency=cast.agency_a, actor=cast.coordinator).pk
+    }
+
+
+def _other_sent_referral(cast: Cast) -> dict:
+    return {"pk": referral_factories.sample_referral(agency=cast.agency_b, actor=cast.admin_b).pk}
+
+
+def _partner_object(kwargs, other_kwargs, **fields) -> Route:
+    return Route(anonymous=LOGIN, kwargs=kwargs, other_agency_kwargs=other_kwargs, **fields)
+
+
+_WRITE_PAGE = {"roles": READ_ONLY_REFUSED}
+# The log fragment without htmx sends people to the partner page's form.
+MATRIX |= {
+    "partners:list": Route(anonymous=LOGIN),
+    "partners:board": Route(anonymous=LOGIN),
+    "partners:people": Route(anonymous=LOGIN),
+    "partners:add": Route(anonymous=LOGIN, **_WRITE_PAGE),
+    "partners:detail": _partner_object(_own_relationship, _other_relationship),
+    "partners:edit": _partner_object(_own_relationship, _other_relationship, **_WRITE_PAGE),
+    "partners:stage": Route(anonymous=LOGIN, member=405, kwargs=_own_relationship, **_WRITE_PAGE),
+    "partners:log_form": _partner_object(
+        _own_relationship, _other_relationship, member=302, **_WRITE_PAGE
+    ),
+    "partners:referral_log": _partner_object(
+        _own_sent_referral, _other_sent_referral, member=302, **_WRITE_PAGE
+    ),
+    "partners:contact_add": _partner_object(_own_relationship, _other_relationship, **_WRITE_PAGE),
+    "partners:contact_edit": _partner_object(_own_person, _other_network_person, **_WRITE_PAGE),
+    "partners:contact_move": _partner_object(_own_person, _other_network_person, **_WRITE_PAGE),
+    "partners:contact_merge": Route(anonymous=LOGIN, member=405, **_WRITE_PAGE),
+    "partners:key_contact_done": Route(
+        anonymous=LOGIN, member=405, kwargs=_own_owed, **_WRITE_PAGE
+    ),
+}
+_PARTNER_POST = {"method": "POST", "anonymous": LOGIN, "member": 302, **_WRITE_PAGE}
+POSTS |= {
+    "partners:stage": Route(
+        kwargs=_own_relationship,
+        other_agency_kwargs=_other_relationship,
+        data=lambda cast: {"stage": "rapport"},
+        **_PARTNER_POST,
+    ),
+    "partners:log_form": Route(
+        kwargs=_own_relationship,
+        other_agency_kwargs=_other_relationship,
+        data=lambda cast: {"kind": "call", "occurred_on": "2000-01-01", "summary": "Matrix"},
+        **_PARTNER_POST,
+    ),
+    "partners:key_contact_done": Route(
+        kwargs=_own_owed, other_agency_kwargs=_other_owed, **_PARTNER_POST
+    ),
+}
 
 ROUTES = list(_walk(get_resolver().url_patterns))
 APP_ROUTES = [(name, route) for name, route, _ in ROUTES if not route.startswith("admin/")]

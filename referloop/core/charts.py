@@ -106,3 +106,75 @@ def step_chart(
         HEIGHT - 8,
         short_date(end),
     )
+
+
+def paired_bar_chart(
+    *, chart_id: str, bars: list[tuple[str, int, int]], labels: tuple[str, str], title: str
+) -> SafeString:
+    """Two counts side by side per period (referrals received vs sent each month): `bars` are
+    (period label, first, second), oldest first. The legend names the two series; the numbers
+    are in a table beside the chart as well."""
+    if not bars:
+        return SafeString("")
+    top = max(max(first, second) for _, first, second in bars) or 1
+    slot = PLOT_WIDTH / len(bars)
+    width = max(2.0, slot / 2 - 2)
+    bottom = TOP + PLOT_HEIGHT
+
+    def height(value: int) -> float:
+        return PLOT_HEIGHT * value / top
+
+    rects = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" class="{}"><title>{}: {} {}</title></rect>',
+        (
+            (
+                f"{LEFT + slot * index + offset:.1f}",
+                f"{bottom - height(value):.1f}",
+                f"{width:.1f}",
+                f"{height(value):.1f}",
+                css,
+                period,
+                value,
+                label,
+            )
+            for index, (period, first, second) in enumerate(bars)
+            for offset, value, css, label in (
+                (1, first, "chart-bar", labels[0]),
+                (1 + width, second, "chart-bar-alt", labels[1]),
+            )
+        ),
+    )
+    description = "; ".join(
+        f"{period}: {first} {labels[0]}, {second} {labels[1]}" for period, first, second in bars
+    )
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc">'
+        '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>'
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-baseline"/>{}'
+        '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>'
+        '<text x="{}" y="{}" class="chart-axis">{}</text>'
+        '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text></svg>',
+        WIDTH,
+        HEIGHT,
+        chart_id,
+        chart_id,
+        chart_id,
+        title,
+        chart_id,
+        description,
+        LEFT,
+        WIDTH - RIGHT,
+        bottom,
+        bottom,
+        rects,
+        LEFT - 6,
+        TOP + 4,
+        top,
+        LEFT,
+        HEIGHT - 8,
+        bars[0][0],
+        WIDTH - RIGHT,
+        HEIGHT - 8,
+        bars[-1][0],
+    )

@@ -20,6 +20,8 @@ class DueItem:
     action_label: str  # the one action that clears it
     action_url: str
     owner_id: int | None = None  # None: the agency's, for whoever holds the right role
+    # A form fragment that clears the item in place (htmx), when the action is one short form.
+    inline_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -415,6 +415,8 @@ class Contact(HsdsRecord):
     other_emails = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = DirectoryQuerySet.as_manager()
+
     class Meta:
         constraints = _source_unique("contact")
         indexes = [

@@ -254,7 +254,8 @@ def relationship_stage_move(
             note=note or reason,
             actor=actor,
         )
-        locked.stage, locked.stage_reason = stage, reason
+        locked.stage = stage
+        locked.stage_reason = reason if stage in (Stage.DORMANT, Stage.NOT_A_FIT) else ""
         locked.stage_changed_at = timezone.now()
         _relationship_save(locked, ["stage", "stage_reason", "stage_changed_at"])
         audit_record(

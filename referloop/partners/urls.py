@@ -6,4 +6,17 @@ app_name = "partners"
 
 urlpatterns = [
     path("", views.partner_list, name="list"),
+    path("board/", views.partner_board, name="board"),
+    path("add/", views.partner_add, name="add"),
+    path("people/", views.people, name="people"),
+    path("people/merge/", views.contact_merge, name="contact_merge"),
+    path("people/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("people/<int:pk>/move/", views.contact_move, name="contact_move"),
+    path("owed/<int:pk>/done/", views.key_contact_done, name="key_contact_done"),
+    path("referral/<int:pk>/log/", views.referral_log, name="referral_log"),
+    path("<int:pk>/", views.partner_detail, name="detail"),
+    path("<int:pk>/edit/", views.partner_edit, name="edit"),
+    path("<int:pk>/stage/", views.partner_stage, name="stage"),
+    path("<int:pk>/log/", views.log_form, name="log_form"),
+    path("<int:pk>/people/add/", views.contact_add, name="contact_add"),
 ]
