@@ -287,6 +287,8 @@ REFERLOOP_SWEEPS = [
     ("referloop.core.sweeps.prune_finished_tasks", 86400),
     # The public directory export (/directory/export/services.json and .csv).
     ("referloop.directory.publish.directory_publish", 900),
+    # Top referrers from the referrals received over the policy's rolling window.
+    ("referloop.partners.sweeps.top_referrers_refresh", 3600),
     # Daily digests (worklist + escalations), once per person per day after 07:00 agency time.
     ("referloop.worklist.digests.digests_send", 900),
     # Last, so what the sweeps above queued goes out in the same pass. Nothing is sent while no

@@ -296,16 +296,16 @@ def relationship_update_owed(*, referral, at: datetime) -> Relationship | None:
 
 def relationship_tiers_refresh(*, agency, now: datetime | None = None) -> int:
     """Computes the top referrers (referrals received over the policy's last N months, at least
-    the policy's minimum) and recomputes the due time of each relationship that changed."""
+    the policy's minimum) and stores the due time of each relationship whose tier or due time
+    changed (a policy edit takes effect here too). Returns how many changed."""
     now = now or timezone.now()
     policy = agency.policies
     since = now - timedelta(days=round(30.44 * policy.partner_top_referrer_months))
     counts = referral_selectors.partner_referral_counts(agency=agency, since=since)
     changed = 0
-    rows = Relationship.objects.for_agency(agency).select_related("agency")
-    for relationship in rows.only(
+    rows = Relationship.objects.for_agency(agency).only(
         "pk",
-        "agency",
+        "agency_id",
         "stage",
         "tier",
         "is_top_referrer",
@@ -316,16 +316,22 @@ def relationship_tiers_refresh(*, agency, now: datetime | None = None) -> int:
         "update_owed_since",
         "next_step_on",
         "created_at",
+        "next_due_at",
+        "due_reason",
         "version",
-    ):
+    )
+    for relationship in rows:
+        relationship.agency = agency
         received = counts.get(relationship.organization_id, {}).get("received", 0)
         top = received >= policy.partner_top_referrer_min
-        if (received, top) == (
-            relationship.referrals_received_recent,
-            relationship.is_top_referrer,
+        before = (relationship.referrals_received_recent, relationship.is_top_referrer)
+        relationship.referrals_received_recent, relationship.is_top_referrer = received, top
+        due = relationship_next_due(relationship, agency)
+        if before == (received, top) and (due.at, due.reason) == (
+            relationship.next_due_at,
+            relationship.due_reason,
         ):
             continue
-        relationship.referrals_received_recent, relationship.is_top_referrer = received, top
         _relationship_save(relationship, ["referrals_received_recent", "is_top_referrer"])
         changed += 1
     return changed
