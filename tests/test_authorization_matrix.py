@@ -21,10 +21,11 @@ from referloop.core.models import AuditEvent, Membership, OutboundEmail
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
-from referloop.partners.models import KeyContact
+from referloop.partners.models import KeyContact, Relationship
 from referloop.referrals.models import DispositionCode
 from tests.conftest import Cast
 from tests.directory import factories
+from tests.directory import factories as directory_factories
 from tests.partners import factories as partner_factories
 from tests.referrals import factories as referral_factories
 
@@ -749,6 +750,121 @@ POSTS |= {
     ),
     "partners:key_contact_done": Route(
         kwargs=_own_owed, other_agency_kwargs=_other_owed, **_PARTNER_POST
+    ),
+}
+
+
+def _api_relationship(kwargs):
+    return lambda cast: {"relationship_id": kwargs(cast)["pk"]}
+
+
+def _api_person(kwargs):
+    return lambda cast: {"contact_id": kwargs(cast)["pk"]}
+
+
+def _partner_api(method="GET", member=200, kwargs=None, other=None, data=None) -> Route:
+    return Route(
+        method=method,
+        anonymous=401,
+        roles=READ_ONLY_REFUSED if method != "GET" else {},
+        member=member,
+        api=True,
+        json=method != "GET",
+        kwargs=kwargs,
+        other_agency_kwargs=other,
+        data=data,
+    )
+
+
+_API_OWN_RELATIONSHIP = _api_relationship(_own_relationship)
+_API_OTHER_RELATIONSHIP = _api_relationship(_other_relationship)
+MATRIX |= {
+    "api:relationship_list": _partner_api(),
+    "api:relationship_detail": _partner_api(
+        kwargs=_API_OWN_RELATIONSHIP, other=_API_OTHER_RELATIONSHIP
+    ),
+    "api:relationship_reciprocity": _partner_api(
+        kwargs=_API_OWN_RELATIONSHIP, other=_API_OTHER_RELATIONSHIP
+    ),
+    "api:interaction_list": _partner_api(
+        kwargs=_API_OWN_RELATIONSHIP, other=_API_OTHER_RELATIONSHIP
+    ),
+    "api:contact_list": _partner_api(),
+    "api:contact_detail": _partner_api(
+        kwargs=_api_person(_own_person), other=_api_person(_other_network_person)
+    ),
+    "api:duplicate_list": _partner_api(),
+    "api:relationship_create": _partner_api(
+        "POST",
+        201,
+        data=lambda cast: {
+            "organization": directory_factories.organization(network=cast.network, name="New").pk
+        },
+    ),
+    "api:relationship_patch": _partner_api(
+        "PATCH",
+        kwargs=_API_OWN_RELATIONSHIP,
+        other=_API_OTHER_RELATIONSHIP,
+        data=lambda cast: {
+            "version": max(
+                [
+                    1,
+                    *Relationship.objects.filter(agency=cast.agency_a).values_list(
+                        "version", flat=True
+                    ),
+                ]
+            ),
+            "tier": "regular",
+        },
+    ),
+    "api:relationship_stage": _partner_api(
+        "POST",
+        kwargs=_API_OWN_RELATIONSHIP,
+        other=_API_OTHER_RELATIONSHIP,
+        data=lambda cast: {"stage": "rapport"},
+    ),
+    "api:interaction_create": _partner_api(
+        "POST",
+        201,
+        kwargs=_API_OWN_RELATIONSHIP,
+        other=_API_OTHER_RELATIONSHIP,
+        data=lambda cast: {"kind": "call", "summary": "Matrix call"},
+    ),
+    "api:contact_create": _partner_api(
+        "POST",
+        201,
+        data=lambda cast: {
+            "organization": partner_factories.relationship(agency=cast.agency_a).organization_id,
+            "name": "Matrix Person",
+        },
+    ),
+    "api:contact_update": _partner_api(
+        "PATCH",
+        kwargs=_api_person(_own_person),
+        other=_api_person(_other_network_person),
+        data=lambda cast: {"title": "Supervisor"},
+    ),
+    "api:contact_move": _partner_api(
+        "POST",
+        kwargs=_api_person(_own_person),
+        other=_api_person(_other_network_person),
+        data=lambda cast: {
+            "organization": directory_factories.organization(
+                network=cast.network, name="Elsewhere"
+            ).pk,
+            "on": "2999-01-01",
+        },
+    ),
+    "api:contact_merge": _partner_api(
+        "POST",
+        data=lambda cast: {
+            "keep": _own_person(cast)["pk"],
+            "duplicate": partner_factories.person(
+                relationship=partner_factories.relationship(agency=cast.agency_a),
+                actor=cast.coordinator,
+                name="Jordan Elis",
+            ).pk,
+        },
     ),
 }
 
