@@ -1,4 +1,4 @@
-"""The import direction is one way: core ← domain apps (directory, clients, referrals) ← worklist,
+"""The import direction is one way: core ← domain apps (directory, clients, referrals, partners) ← worklist,
 api, demo ← the project's own wiring (settings, urls, cli). No module imports one on a higher
 floor (not even inside a function), the domain apps' imports of each other form no circle, and no
 two modules import each other."""
@@ -14,6 +14,7 @@ FLOORS = {
     "directory": 1,
     "clients": 1,
     "referrals": 1,
+    "partners": 1,
     "worklist": 2,
     "reports": 2,
     "api": 2,

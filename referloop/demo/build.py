@@ -18,6 +18,7 @@ from referloop.core.errors import DomainError
 from referloop.core.models import Agency, Membership, Network, User
 from referloop.core.permissions import Role
 from referloop.demo.directory import directory_build
+from referloop.demo.partners import partners_build, partners_clear
 from referloop.demo.referrals import referrals_build, referrals_clear
 
 DEMO_PASSWORD = "demo-referloop-2026"  # noqa: S105 - demo data only, printed for the user
@@ -88,6 +89,7 @@ def demo_clear() -> None:
         .exclude(agency__in=demo_agencies)
         .values_list("user_id", flat=True)
     )
+    partners_clear(agencies=demo_agencies)
     referrals_clear(agencies=demo_agencies)
     demo_agencies.delete()
     User.objects.filter(pk__in=demo_user_ids - other_user_ids).delete()
@@ -157,6 +159,7 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
         network=network, agencies=agencies, services_target=demo_size.services, fake=fake, rng=rng
     )
     referrals_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
+    partners_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
     return logins
 
 
