@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from icalendar import Calendar
@@ -401,3 +402,111 @@ def test_the_ics_download_parses_and_another_agency_gets_404(cast, partner, froz
 def test_unknown_agency_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="no agency"):
         call_command("import", "ics", str(tmp_path / "x.ics"), "--agency", "nobody")
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+def test_schedule_through_the_form_then_upload_the_answer(cast, partner, frozen):
+    relationship = Relationship.objects.get(agency=cast.agency_a)
+    browser = client_for(cast.coordinator)
+    form = browser.get(f"/partners/meetings/new/?relationship={relationship.pk}")
+    assert form.status_code == 200 and b"Dana Rivers" in form.content
+
+    response = browser.post(
+        f"/partners/meetings/new/?relationship={relationship.pk}",
+        {
+            "title": "Coffee with Dana",
+            "day": "2026-05-04",
+            "starts": "09:30",
+            "ends": "10:15",
+            "kind": "video",
+            "location": "https://meet.example.org/dana",
+            "contacts": [partner.pk],
+            "colleagues": [cast.auditor.pk],
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    meeting = relationship.meetings.get()
+    assert (meeting.starts_at, meeting.kind) == (STARTS, "video")
+    assert OutboundEmail.objects.filter(kind="meeting_invite").count() == 3
+    detail = browser.get(response["Location"])
+    assert b"Dana Rivers" in detail.content and b"invite.ics" in detail.content
+    assert browser.get("/partners/meetings/").content.count(b"Coffee with Dana") == 1
+
+    upload = SimpleUploadedFile("reply.ics", reply_to(meeting, partstat="TENTATIVE"))
+    browser.post(f"/partners/meetings/{meeting.pk}/reply/", {"file": upload})
+    assert MeetingAttendee.objects.get(email=PARTNER).partstat == PartStat.TENTATIVE
+    assert b"Tentative" in browser.get(response["Location"]).content
+
+
+def test_a_form_time_that_ends_before_it_starts_is_shown_on_the_field(cast, partner, frozen):
+    response = client_for(cast.coordinator).post(
+        "/partners/meetings/new/",
+        {
+            "title": "Backwards",
+            "day": "2026-05-04",
+            "starts": "10:00",
+            "ends": "09:00",
+            "kind": "in_person",
+            "contacts": [partner.pk],
+        },
+    )
+    assert response.status_code == 400
+    assert b"must end after it starts" in response.content
+    assert not OutboundEmail.objects.exists()
+
+
+def test_an_answer_for_another_meeting_is_refused_on_this_page(cast, partner, frozen):
+    first, second = schedule(cast, partner), schedule(cast, partner, title="Second")
+    upload = SimpleUploadedFile("reply.ics", reply_to(second))
+    response = client_for(cast.coordinator).post(
+        f"/partners/meetings/{first.pk}/reply/", {"file": upload}, follow=True
+    )
+    assert b"another meeting" in response.content
+    assert MeetingAttendee.objects.get(meeting=second, email=PARTNER).partstat == "NEEDS-ACTION"
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+def api_client(cast):
+    from referloop.core.services import api_token_create
+
+    token = api_token_create(user=cast.coordinator, agency=cast.agency_a)[1]
+    return client_for(None), {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_api_schedules_lists_and_cancels(cast, partner, frozen):
+    client, auth = api_client(cast)
+    created = client.post(
+        "/api/v1/partners/meetings",
+        {
+            "title": "By API",
+            "starts_at": "2026-05-04T09:30",  # the agency's time: Chicago
+            "ends_at": "2026-05-04T10:30",
+            "contacts": [partner.pk],
+        },
+        content_type="application/json",
+        **auth,
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["starts_at"].startswith("2026-05-04T14:30")
+    assert [a["email"] for a in body["attendees"]] == [cast.coordinator.email, PARTNER]
+    listed = client.get("/api/v1/partners/meetings", **auth).json()
+    assert listed["count"] == 1
+    ics = client.get(f"/api/v1/partners/meetings/{body['id']}/invite.ics", **auth)
+    assert str(Calendar.from_ical(ics.content).walk("VEVENT")[0]["UID"]) == body["uid"]
+    cancelled = client.post(f"/api/v1/partners/meetings/{body['id']}/cancel", **auth)
+    assert (cancelled.status_code, cancelled.json()["sequence"]) == (200, 1)
+    again = client.post(f"/api/v1/partners/meetings/{body['id']}/cancel", **auth)
+    assert again.status_code == 409
+    refused = client.post(
+        "/api/v1/partners/meetings",
+        {"title": "x", "starts_at": "2026-05-04T09:30", "ends_at": "2026-05-04T08:30"},
+        content_type="application/json",
+        **auth,
+    )
+    assert refused.status_code == 400 and refused.json()["field"] in ("ends_at", "contacts")
