@@ -281,7 +281,8 @@ def _attendees_add(meeting: Meeting, invitees) -> list[MeetingAttendee]:
 
 def _locked(meeting: Meeting) -> Meeting:
     locked = (
-        Meeting.objects.select_for_update()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the relationship's join.
+        Meeting.objects.select_for_update(of=("self",))
         .select_related("agency", "organizer", "relationship")
         .get(pk=meeting.pk)
     )
