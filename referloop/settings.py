@@ -311,6 +311,7 @@ REFERLOOP_IMPORTERS = {
     "hsds": "referloop.directory.hsds.cli.import_command",
     "referrals": "referloop.referrals.sheet.cli.import_command",
     "capacity": "referloop.directory.capacity_feed.cli.import_command",
+    "ics": "referloop.partners.ics_import.cli.import_command",
 }
 REFERLOOP_EXPORTERS = {
     "hsds": "referloop.directory.hsds.cli.export_command",

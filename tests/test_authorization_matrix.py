@@ -10,10 +10,12 @@ an `access_denied` audit row.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from referloop.clients import models as client_models
 from referloop.clients.services import consent_revoke
@@ -21,7 +23,10 @@ from referloop.core.models import AuditEvent, Membership, OutboundEmail
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
-from referloop.partners.models import KeyContact, Relationship
+from referloop.directory.models import Contact
+from referloop.partners.meetings import meeting_cancel, meeting_schedule
+from referloop.partners.models import KeyContact, Meeting, Relationship
+from referloop.partners.services import partner_contact_create
 from referloop.referrals.models import DispositionCode
 from tests.conftest import Cast
 from tests.directory import factories
@@ -231,6 +236,65 @@ def _other_message(cast: Cast) -> dict:
     return _message_of(cast.agency_b)
 
 
+def _partner_contact(agency, user):
+    organization = factories.organization(network=agency.network, name=f"{agency.name} Partner")
+    return partner_contact_create(
+        agency=agency,
+        actor=user,
+        name="Matrix Partner",
+        organization=organization,
+        email=f"partner@{agency.slug}.example.org",
+    )
+
+
+def _meeting_in(agency, user) -> Meeting:
+    starts = timezone.now() + timedelta(days=7)
+    return meeting_schedule(
+        agency=agency,
+        actor=user,
+        title="Matrix meeting",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        contacts=[_partner_contact(agency, user).pk],
+    )
+
+
+def _own_meeting(cast: Cast) -> dict:
+    return {"pk": _meeting_in(cast.agency_a, cast.coordinator).pk}
+
+
+def _other_meeting(cast: Cast) -> dict:
+    return {"pk": _meeting_in(cast.agency_b, cast.admin_b).pk}
+
+
+def _own_cancelled_meeting(cast: Cast) -> dict:
+    meeting = _meeting_in(cast.agency_a, cast.coordinator)
+    return {"pk": meeting_cancel(meeting=meeting, actor=cast.coordinator).pk}
+
+
+def _meeting_form(cast: Cast) -> dict:
+    contact = Contact.objects.filter(network=cast.network, email__startswith="partner@").first()
+    contact = contact or _partner_contact(cast.agency_a, cast.coordinator)
+    day = (timezone.now() + timedelta(days=7)).date().isoformat()
+    return {
+        "title": "Matrix meeting",
+        "day": day,
+        "starts": "09:00",
+        "ends": "10:00",
+        "kind": "in_person",
+        "contacts": [contact.pk],
+    }
+
+
+def _api_meeting(cast: Cast) -> dict:
+    starts = (timezone.now() + timedelta(days=7)).replace(microsecond=0).isoformat()
+    ends = (timezone.now() + timedelta(days=7, hours=1)).replace(microsecond=0).isoformat()
+    contact = _meeting_form(cast)["contacts"][0]
+    return {"title": "Matrix meeting", "starts_at": starts, "ends_at": ends, "contacts": [contact]}
+
+
+API_MEETING = _api_as("meeting_id", _own_meeting)
+API_OTHER_MEETING = _api_as("meeting_id", _other_meeting)
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
 LISTING = {"name": "Matrix listing", "status": "active", "verified": "on"}
 
@@ -429,6 +493,36 @@ MATRIX: dict[str, Route] = {
         )
     },
     "api:disposition_list": Route(anonymous=401, api=True),
+    "partners:meeting_list": Route(anonymous=LOGIN),
+    "partners:meeting_create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
+    "partners:meeting_detail": Route(
+        anonymous=LOGIN, kwargs=_own_meeting, other_agency_kwargs=_other_meeting
+    ),
+    "partners:meeting_edit": Route(
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        kwargs=_own_meeting,
+        other_agency_kwargs=_other_meeting,
+    ),
+    "partners:meeting_cancel": Route(
+        anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_meeting
+    ),
+    "partners:meeting_reply": Route(
+        anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405, kwargs=_own_meeting
+    ),
+    "partners:meeting_invite": Route(
+        anonymous=LOGIN, kwargs=_own_meeting, other_agency_kwargs=_other_meeting
+    ),
+    # Shares its path with api:meeting_create: a GET there is that operation.
+    "api:meeting_list": Route(anonymous=401, api=True),
+    "api:meeting_create": Route(anonymous=401, api=True),
+    "api:meeting_detail": Route(
+        anonymous=401, api=True, kwargs=API_MEETING, other_agency_kwargs=API_OTHER_MEETING
+    ),
+    "api:meeting_cancel": Route(anonymous=405, api=True, member=405, kwargs=API_MEETING),
+    "api:meeting_invite": Route(
+        anonymous=401, api=True, kwargs=API_MEETING, other_agency_kwargs=API_OTHER_MEETING
+    ),
 }
 # The same routes with a second method, where the method changes who may do what.
 POSTS: dict[str, Route] = {
@@ -640,6 +734,60 @@ POSTS: dict[str, Route] = {
         )
         for name in ("note",)
     },
+    "partners:meeting_create": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        data=_meeting_form,
+    ),
+    "partners:meeting_edit": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_meeting,
+        other_agency_kwargs=_other_meeting,
+        data=_meeting_form,
+    ),
+    # Cancelling twice is the service's refusal shown on the page: a redirect either way.
+    "partners:meeting_cancel": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_meeting,
+        other_agency_kwargs=_other_meeting,
+    ),
+    # Without a file: the form's error on the meeting page.
+    "partners:meeting_reply": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_meeting,
+        other_agency_kwargs=_other_meeting,
+    ),
+    "api:meeting_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        data=_api_meeting,
+    ),
+    # An already cancelled meeting: every member reaches the service, which says so (409).
+    "api:meeting_cancel": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=409,
+        api=True,
+        json=True,
+        kwargs=_api_as("meeting_id", _own_cancelled_meeting),
+        other_agency_kwargs=API_OTHER_MEETING,
+    ),
 }
 # Django's admin site is for the people who run the installation (is_staff), never agency staff:
 # every admin route ends, after its redirects, on the admin sign-in page for anonymous users and

@@ -1,7 +1,7 @@
-"""The import direction is one way: core ← domain apps (directory, clients, referrals, partners) ← worklist,
-api, demo ← the project's own wiring (settings, urls, cli). No module imports one on a higher
-floor (not even inside a function), the domain apps' imports of each other form no circle, and no
-two modules import each other."""
+"""The import direction is one way: core ← domain apps (directory, clients, referrals, partners)
+← worklist, api, demo ← the project's own wiring (settings, urls, cli). No module imports one on
+a higher floor (not even inside a function), the domain apps' imports of each other form no
+circle, and no two modules import each other."""
 
 import ast
 from pathlib import Path

@@ -288,6 +288,10 @@ class OutboundEmail(models.Model):
     subject = models.CharField(max_length=200)
     body_text = EncryptedTextField()
     body_html = EncryptedTextField(blank=True)
+    # An iCalendar invitation (RFC 5545) sent with the message, and its iTIP method (REQUEST,
+    # CANCEL): a meeting's description is free text, so it is encrypted like the bodies.
+    calendar = EncryptedTextField(blank=True)
+    calendar_method = models.CharField(max_length=20, blank=True)
     # Which object the message is about (e.g. "referrals.referral", "42"), for its timeline.
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

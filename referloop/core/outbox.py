@@ -31,8 +31,11 @@ def outbox_enqueue(
     agency=None,
     reply_to: str = "",
     obj=None,
+    calendar: str = "",
+    calendar_method: str = "",
 ) -> tuple[OutboundEmail, bool]:
-    """Queues one message (or returns the one already queued under `dedupe_key`)."""
+    """Queues one message (or returns the one already queued under `dedupe_key`); `calendar`
+    is an iCalendar invitation sent along, `calendar_method` its METHOD (REQUEST, CANCEL)."""
     return OutboundEmail.objects.get_or_create(
         dedupe_key=dedupe_key[:200],
         defaults={
@@ -43,6 +46,8 @@ def outbox_enqueue(
             "body_html": body_html,
             "agency": agency,
             "reply_to": reply_to,
+            "calendar": calendar,
+            "calendar_method": calendar_method,
             "object_type": obj._meta.label_lower if obj is not None else "",
             "object_id": str(obj.pk) if obj is not None else "",
         },
@@ -64,8 +69,23 @@ def _claim(message_id: int, worker: str) -> bool:
     )
 
 
+class _InviteEmail(EmailMultiAlternatives):
+    """A message whose text/calendar alternative names its iTIP method: Outlook shows the
+    invitation's Accept/Decline buttons only for `text/calendar; method=REQUEST`, a parameter
+    Django's alternatives cannot carry."""
+
+    calendar_method = ""
+
+    def _add_bodies(self, msg):
+        msg = super()._add_bodies(msg)
+        for part in msg.walk():
+            if part.get_content_type() == "text/calendar" and self.calendar_method:
+                part.set_param("method", self.calendar_method)
+        return msg
+
+
 def _email(message: OutboundEmail) -> EmailMultiAlternatives:
-    email = EmailMultiAlternatives(
+    email = _InviteEmail(
         subject=message.subject,
         body=message.body_text,
         to=[message.to],
@@ -79,7 +99,17 @@ def _email(message: OutboundEmail) -> EmailMultiAlternatives:
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
+    if message.calendar:
+        _calendar_attach(email, message)
     return email
+
+
+def _calendar_attach(email: _InviteEmail, message: OutboundEmail) -> None:
+    """The invitation twice: as the text/calendar alternative calendar clients act on, and as
+    an invite.ics attachment for clients (and people) that only see attachments."""
+    email.calendar_method = message.calendar_method
+    email.attach_alternative(message.calendar, "text/calendar")
+    email.attach("invite.ics", message.calendar.encode(), "application/ics")
 
 
 def _failed(message: OutboundEmail, worker: str, error: Exception) -> None:
@@ -174,7 +204,7 @@ STATES = ("pending", "failing", "sent", "cancelled")  # OutboundEmail.state
 def outbox_messages(*, agency, state: str = ""):
     """The agency's outbound mail, newest first, without the bodies (they are decrypted only
     when someone opens a message, and that read is audited)."""
-    messages = OutboundEmail.objects.for_agency(agency).defer("body_text", "body_html")
+    messages = OutboundEmail.objects.for_agency(agency).defer("body_text", "body_html", "calendar")
     if state == "pending":
         return messages.pending().filter(last_error="")
     if state == "failing":

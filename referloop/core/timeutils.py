@@ -14,8 +14,12 @@ def _known_time_zones() -> frozenset[str]:
     return frozenset(available_timezones())  # reads the zone files: once per process
 
 
+def is_time_zone(name: str) -> bool:
+    return name in _known_time_zones()
+
+
 def valid_time_zone(name: str) -> str:
-    if name not in _known_time_zones():
+    if not is_time_zone(name):
         raise DomainError(
             f"'{name}' is not a known time zone (e.g. America/Chicago)", field="time_zone"
         )

@@ -4,7 +4,9 @@ relationship is a 404 (with an `access_denied` audit row); people belong to the 
 directory, so another network's person is a 404 too. Writes go through `partners.services`."""
 
 from datetime import date, datetime
+from typing import Literal
 
+from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
 from ninja.pagination import paginate
@@ -28,8 +30,9 @@ from referloop.core.schemas import (
 )
 from referloop.core.scoping import get_for_user_or_404
 from referloop.directory.models import Contact
-from referloop.partners import selectors, services
-from referloop.partners.models import InteractionKind, Material, Relationship, Stage, Tier
+from referloop.partners import meetings, selectors, services
+from referloop.partners.meeting_views import invite_response
+from referloop.partners.models import InteractionKind, Material, Meeting, Relationship, Stage, Tier
 
 router = Router(tags=["partners"])
 
@@ -500,3 +503,123 @@ def duplicate_list(request):
         {"keep": pair.keep.pk, "duplicate": pair.duplicate.pk, "reason": pair.reason}
         for pair in selectors.contact_duplicates(agency=request.agency)
     ]
+
+
+ERRORS = {400: DomainErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
+
+
+# --- meetings ---------------------------------------------------------------------------------
+
+
+class MeetingIn(InputSchema):
+    """A meeting sent as a calendar invitation to `contacts` (partner contact ids of the
+    network's directory, each with an e-mail address), `colleagues` (user ids of the agency's
+    members) and the caller, who organizes it."""
+
+    title: Text(200, required=True)
+    starts_at: AgencyDateTime
+    ends_at: AgencyDateTime = Field(description="After starts_at, at most 24 hours later")
+    kind: Literal["in_person", "video"] = "in_person"
+    location: Text(300) = ""
+    description: Text(4000) = ""
+    contacts: list[Id] = Field(default_factory=list, max_length=200)
+    colleagues: list[Id] = Field(default_factory=list, max_length=200)
+    relationship: Id | None = Field(None, description="The partner relationship it is about")
+
+
+class AttendeeOut(Schema):
+    name: str
+    email: str
+    contact_id: int | None
+    user_id: int | None
+    partstat: str = Field(description="RFC 5545 PARTSTAT: NEEDS-ACTION, ACCEPTED, DECLINED...")
+    responded_at: datetime | None
+
+
+class MeetingOut(Schema):
+    id: int
+    uid: str
+    sequence: int
+    status: str
+    title: str
+    description: str
+    location: str
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    time_zone: str
+    organizer_id: int
+    relationship_id: int | None
+    attendees: list[AttendeeOut]
+
+    @staticmethod
+    def resolve_attendees(obj):
+        return list(obj.attendees.all())
+
+
+def _meeting(request, meeting_id: int) -> Meeting:
+    queryset = Meeting.objects.select_related("organizer", "agency").prefetch_related("attendees")
+    return get_for_user_or_404(queryset, request, pk=meeting_id)
+
+
+@router.post(
+    "/meetings",
+    response={201: MeetingOut, **ERRORS},
+    summary="Schedule a meeting and send the invitations",
+)
+def meeting_create(request, payload: MeetingIn):
+    api_require(request, Perm.WRITE)
+    meeting = meetings.meeting_schedule(
+        agency=request.agency, actor=request.user, request=request, **payload.model_dump()
+    )
+    return HttpStatus(201, meeting)
+
+
+@router.get(
+    "/meetings",
+    response={200: list[MeetingOut], **ERRORS},
+    summary="The agency's meetings, latest start first",
+)
+@paginate
+def meeting_list(request):
+    api_require(request, Perm.VIEW)
+    return (
+        Meeting.objects.visible_to(request.user, request.agency)
+        .select_related("organizer")
+        .prefetch_related("attendees")
+        .order_by("-starts_at", "-pk")
+    )
+
+
+@router.get(
+    "/meetings/{int:meeting_id}",
+    response={200: MeetingOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="A meeting with its attendees' answers",
+)
+def meeting_detail(request, meeting_id: Id):
+    api_require(request, Perm.VIEW)
+    return _meeting(request, meeting_id)
+
+
+@router.post(
+    "/meetings/{int:meeting_id}/cancel",
+    response={200: MeetingOut, 404: ErrorOut, 409: DomainErrorOut, **ERRORS},
+    summary="Cancel a meeting: every attendee gets the cancellation",
+)
+def meeting_cancel(request, meeting_id: Id):
+    """409 when the meeting is already cancelled."""
+    api_require(request, Perm.WRITE)
+    return meetings.meeting_cancel(
+        meeting=_meeting(request, meeting_id), actor=request.user, request=request
+    )
+
+
+@router.get(
+    "/meetings/{int:meeting_id}/invite.ics",
+    response={200: str, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="The invitation as an iCalendar file",
+    openapi_extra={"responses": {"200": {"content": {"text/calendar": {}}}}},
+)
+def meeting_invite(request, meeting_id: Id) -> HttpResponse:
+    api_require(request, Perm.VIEW)
+    return invite_response(_meeting(request, meeting_id))

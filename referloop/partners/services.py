@@ -269,6 +269,35 @@ def relationship_stage_move(
     return locked
 
 
+def relationship_next_step_set(
+    *,
+    relationship: Relationship,
+    actor,
+    next_step: str,
+    next_step_on: date | None,
+    unless_changed_from: str | None = None,
+    request=None,
+) -> Relationship:
+    """Sets (or with "" and None clears) the relationship's next step. With
+    `unless_changed_from`, only a next step still reading that is replaced: a meeting moved or
+    cancelled updates its own next step, never one someone has written since."""
+    next_step = _text(next_step, field="next_step", max_length=500)
+    with transaction.atomic():
+        locked = _locked(relationship)
+        if unless_changed_from is not None and locked.next_step != unless_changed_from:
+            return locked
+        locked.next_step, locked.next_step_on = next_step, next_step_on
+        _relationship_save(locked, ["next_step", "next_step_on"])
+        audit_record(
+            action="partner_next_step",
+            request=request,
+            user=actor,
+            agency=locked.agency,
+            obj=locked,
+        )
+    return locked
+
+
 def relationship_update_owed(*, referral, at: datetime) -> Relationship | None:
     """A referral received from a partner changed status: the receiver owes the source news
     (received from an organization the sending agency runs in the receiver's network)."""
