@@ -14,6 +14,8 @@ FLOORS = {
     "directory": 1,
     "clients": 1,
     "referrals": 1,
+    # docs/architecture.md: partners builds on the domain apps, below worklist, api and demo.
+    "partners": 1.5,
     "worklist": 2,
     "reports": 2,
     "api": 2,
