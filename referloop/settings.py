@@ -312,10 +312,12 @@ REFERLOOP_IMPORTERS = {
     "referrals": "referloop.referrals.sheet.cli.import_command",
     "capacity": "referloop.directory.capacity_feed.cli.import_command",
     "ics": "referloop.partners.ics_import.cli.import_command",
+    "hubspot": "referloop.partners.hubspot.cli.import_command",
 }
 REFERLOOP_EXPORTERS = {
     "hsds": "referloop.directory.hsds.cli.export_command",
     "referrals": "referloop.referrals.sheet.cli.export_command",
+    "hubspot": "referloop.partners.hubspot.cli.export_command",
 }
 
 # --- API ---------------------------------------------------------------------------------------

@@ -438,3 +438,60 @@ class StageChange(models.Model):
 
     def __str__(self):
         return f"{self.from_stage} → {self.to_stage}"
+
+
+class HubspotObject(models.TextChoices):
+    CONTACT = "contact", "Contact"
+    COMPANY = "company", "Company"
+
+
+class HubspotLink(models.Model):
+    """A HubSpot record an agency imported, linked to what it became: a contact to the partner
+    person, a company to the directory organization. Its own table (not the directory's
+    `source_id`, which HSDS imports own): the same person or organization may be a record in
+    several agencies' HubSpot portals, each with its own id. It keeps what Referloop has no
+    field for, so that the export gives HubSpot its columns back."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    object_type = models.CharField(max_length=10, choices=HubspotObject.choices)
+    hubspot_id = models.CharField(max_length=100)
+    contact = models.ForeignKey(
+        "directory.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    organization = models.ForeignKey(
+        "directory.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The name as HubSpot split it (Referloop keeps one name): written back while it still is
+    # the person's name.
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    # The record ids of the other side ("Associated Company IDs" / "Associated Contact IDs").
+    associations = models.JSONField(default=list, blank=True)
+    # The file's columns Referloop has no field for, as [header, value] pairs in the file's order
+    # (a list: PostgreSQL's jsonb would reorder an object's keys, and the export's columns).
+    extra = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "object_type", "hubspot_id"], name="hubspot_link_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(object_type__in=HubspotObject.values), name="hubspot_link_type"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(object_type="contact", contact__isnull=False, organization__isnull=True)
+                    | Q(object_type="company", organization__isnull=False, contact__isnull=True)
+                ),
+                name="hubspot_link_target",
+            ),
+        ]
+
+    def __str__(self):
+        return f"HubSpot {self.object_type} {self.hubspot_id}"

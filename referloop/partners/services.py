@@ -6,6 +6,8 @@ import re
 from datetime import date, datetime, timedelta
 
 import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -323,6 +325,19 @@ def relationship_update_owed(*, referral, at: datetime) -> Relationship | None:
     return locked
 
 
+def relationship_contact_seen(*, relationship: Relationship, at: datetime) -> Relationship:
+    """A contact made outside Referloop (a CRM's last activity): the cadence counts from it
+    when it is later than the last contact known here. Nothing is logged as an interaction,
+    since what kind of touch it was is not known."""
+    with transaction.atomic():
+        locked = _locked(relationship)
+        if locked.last_contact_at is not None and at <= locked.last_contact_at:
+            return locked
+        locked.last_contact_at = at
+        _relationship_save(locked, ["last_contact_at"])
+    return locked
+
+
 def relationship_tiers_refresh(*, agency, now: datetime | None = None) -> int:
     """Computes the top referrers (referrals received over the policy's last N months, at least
     the policy's minimum) and stores the due time of each relationship whose tier or due time
@@ -384,11 +399,39 @@ def _phones_write(contact: Contact, phones) -> None:
     )
 
 
-def _key_contact_ensure(relationship: Relationship, contact: Contact) -> KeyContact:
+def key_contact_ensure(*, relationship: Relationship, contact: Contact) -> KeyContact:
+    """The person as a key contact of the relationship (added if not yet)."""
     key, _ = KeyContact.objects.get_or_create(
         relationship=relationship, contact=contact, defaults={"agency_id": relationship.agency_id}
     )
     return key
+
+
+def partner_organization_create(
+    *, agency, actor, name: str, website: str = "", phone: str = "", description: str = ""
+) -> Organization:
+    """An organization the network's directory lacks, added for a partner (a CRM import): a plain
+    listing, with its phone number, for the network to complete."""
+    name = _text(name, field="name", max_length=300, required=True, label="the organization's name")
+    website = _text(website, field="website", max_length=500)
+    if website:
+        try:
+            URLValidator(schemes=["http", "https"])(website)
+        except ValidationError:
+            raise DomainError(f"'{website}' is not a web address.", field="website") from None
+    number = phone_e164(phone)
+    with transaction.atomic():
+        organization = Organization.objects.create(
+            network_id=agency.network_id, name=name, website=website, description=description
+        )
+        if number:
+            Phone.objects.create(
+                network_id=agency.network_id, organization=organization, number=number
+            )
+        audit_record(
+            action="partner_organization_create", user=actor, agency=agency, obj=organization
+        )
+    return organization
 
 
 def partner_contact_create(
@@ -430,7 +473,7 @@ def partner_contact_create(
             started_on=started_on,
         )
         relationship = relationship_ensure(agency=agency, organization=organization, actor=actor)
-        _key_contact_ensure(relationship, contact)
+        key_contact_ensure(relationship=relationship, contact=contact)
         audit_record(
             action="partner_contact_create", request=request, user=actor, agency=agency, obj=contact
         )
@@ -541,7 +584,7 @@ def _reestablish_after_move(contact, organization, old_organization_id, old_name
         new_relationship = relationship_ensure(
             agency=agency, organization=organization, owner=key.relationship.owner
         )
-        moved = _key_contact_ensure(new_relationship, contact)
+        moved = key_contact_ensure(relationship=new_relationship, contact=contact)
         moved.next_due_at, moved.due_reason = now, KeyContactDue.REESTABLISH
         moved.due_note = f"moved from {old_name} on {on:%Y-%m-%d}"[:300]
         moved.availability_opt_in, moved.opted_in_at = key.availability_opt_in, key.opted_in_at
@@ -777,7 +820,7 @@ def _material_take(material: Material, quantity: int, persons, occurred_at) -> N
 def _welcome_packets_owed(relationship, persons, interaction) -> None:
     """A first contact with a new person at a partner: send them the welcome packet."""
     for person in persons:
-        key = _key_contact_ensure(relationship, person)
+        key = key_contact_ensure(relationship=relationship, contact=person)
         if key.welcome_packet_sent_at is not None or key.due_reason:
             continue
         earlier = (

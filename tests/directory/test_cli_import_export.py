@@ -89,7 +89,7 @@ def test_unknown_kind_names_the_kinds(db):
     with pytest.raises(CommandError, match=r"invalid choice: 'fhir' \(choose from [^)]*'?hsds'?"):
         run("import", "fhir", "x.json")
     with pytest.raises(CommandError, match="invalid choice"):
-        run("export", "hubspot", "x.json")
+        run("export", "salesforce", "x.json")
 
 
 def test_export_writes_json_or_a_datapackage(db, tmp_path):
