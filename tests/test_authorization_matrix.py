@@ -21,6 +21,8 @@ from referloop.core.models import AuditEvent, Membership, OutboundEmail
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.partners import services as partner_services
+from referloop.partners.models import KeyContact, Material, Stage
 from referloop.referrals.models import DispositionCode
 from tests.conftest import Cast
 from tests.directory import factories
@@ -228,6 +230,49 @@ def _other_message(cast: Cast) -> dict:
     return _message_of(cast.agency_b)
 
 
+def _material_of(agency) -> int:
+    return Material.objects.create(agency=agency, name="Matrix card", kind="business_card").pk
+
+
+def _own_material(cast: Cast) -> dict:
+    return {"pk": _material_of(cast.agency_a)}
+
+
+def _other_material(cast: Cast) -> dict:
+    return {"pk": _material_of(cast.agency_b)}
+
+
+def _new_material(cast: Cast) -> dict:
+    """A name not taken yet: each member adds their own."""
+    count = Material.objects.filter(agency=cast.agency_a).count()
+    return {"name": f"Matrix flyer {count}", "kind": "other", "on_hand": 5}
+
+
+def _unsubscribe_token(cast: Cast) -> dict:
+    """The token of a live unsubscribe link, as the availability e-mail carries it."""
+    organization = factories.organization(network=cast.network, name="Matrix Partner")
+    contact = partner_services.partner_contact_create(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        name="Matrix Contact",
+        organization=organization,
+        email="matrix@partner.example.org",
+    )
+    key = KeyContact.objects.get(contact=contact)
+    partner_services.relationship_stage_move(
+        relationship=key.relationship, actor=cast.coordinator, stage=Stage.TRUST
+    )
+    partner_services.availability_opt_in(key_contact=key, actor=None, opted_in=True)
+    service = factories.service(
+        organization=factories.organization(network=cast.network, agency=cast.agency_a),
+        name="Matrix beds",
+    )
+    factories.capacity(service=service, available=1, maximum=2)
+    partner_services.availability_email_send(agency=cast.agency_a, actor=cast.coordinator)
+    message = OutboundEmail.objects.get(to="matrix@partner.example.org")
+    return {"token": re.search(r"/unsubscribe/([A-Za-z0-9_-]{43})/", message.body_text).group(1)}
+
+
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
 LISTING = {"name": "Matrix listing", "status": "active", "verified": "on"}
 
@@ -426,6 +471,26 @@ MATRIX: dict[str, Route] = {
         )
     },
     "api:disposition_list": Route(anonymous=401, api=True),
+    "partners:list": Route(anonymous=LOGIN),
+    "partners:materials": Route(anonymous=LOGIN),
+    "partners:material_create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
+    "partners:material_edit": Route(
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        kwargs=_own_material,
+        other_agency_kwargs=_other_material,
+    ),
+    "partners:availability": Route(anonymous=LOGIN),
+    "partners:availability_send": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405),
+    "partners:availability_opt_ins": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405),
+    # The availability e-mail's unsubscribe page: public, the token is the key.
+    "partners:unsubscribe": Route(anonymous=200, kwargs=_unsubscribe_token),
+    "api:material_list": Route(anonymous=401, api=True),
+    # Shares its path with api:material_list: a GET there is that operation.
+    "api:material_create": Route(anonymous=401, api=True),
+    "api:material_update": Route(
+        anonymous=405, api=True, member=405, kwargs=_api_as("material_id", _own_material)
+    ),
 }
 # The same routes with a second method, where the method changes who may do what.
 POSTS: dict[str, Route] = {
@@ -437,6 +502,48 @@ POSTS: dict[str, Route] = {
         data=lambda cast: {"answer": "received"},
     ),
     "logout": Route(method="POST", anonymous=302, member=302),
+    # Unsubscribing is at once and idempotent: the page says so, whoever posts.
+    "partners:unsubscribe": Route(
+        method="POST", anonymous=200, member=200, kwargs=_unsubscribe_token
+    ),
+    "partners:material_create": Route(
+        method="POST", anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=302, data=_new_material
+    ),
+    "partners:material_edit": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_material,
+        other_agency_kwargs=_other_material,
+        data=lambda cast: {"name": "Matrix card", "kind": "business_card", "on_hand": 3},
+    ),
+    # Sending says what happened on the page it redirects to (sent, or already sent this month).
+    "partners:availability_send": Route(
+        method="POST", anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=302
+    ),
+    "partners:availability_opt_ins": Route(
+        method="POST", anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=302
+    ),
+    "api:material_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        data=_new_material,
+    ),
+    "api:material_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        api=True,
+        json=True,
+        kwargs=_api_as("material_id", _own_material),
+        other_agency_kwargs=_api_as("material_id", _other_material),
+        data=lambda cast: {"on_hand": 7},
+    ),
     "core:outbox_retry": OUTBOX_ACTION["POST"],
     "core:outbox_cancel": OUTBOX_ACTION["POST"],
     "core:agency_switch": Route(
