@@ -897,18 +897,21 @@ def availability_sent_this_month(*, agency) -> int:
     return OutboundEmail.objects.filter(dedupe_key__startswith=prefix).count()
 
 
-def _availability_queue(key: KeyContact, *, agency, actor, availability, dedupe_key) -> None:
+def _availability_queue(key: KeyContact, *, agency, actor, availability, dedupe_key) -> bool:
+    """Queues one person's e-mail with a fresh unsubscribe link; False if a send running at the
+    same moment queued it first (the person's row is locked, so its link is not replaced)."""
+    KeyContact.objects.select_for_update().filter(pk=key.pk).first()
+    if OutboundEmail.objects.filter(dedupe_key=dedupe_key).exists():
+        return False
+    url = unsubscribe_url(unsubscribe_token_issue(key))
     email = availability_email_render(
-        agency=agency,
-        availability=availability,
-        month=agency_today(agency),
-        unsubscribe_url=(url := unsubscribe_url(unsubscribe_token_issue(key))),
+        agency=agency, availability=availability, month=agency_today(agency), unsubscribe_url=url
     )
     outbox_enqueue(
         dedupe_key=dedupe_key,
         kind=AVAILABILITY_KIND,
         to=key.contact.email,
-        reply_to=getattr(actor, "email", "") or "",
+        reply_to=actor.email if actor is not None else "",
         subject=email.subject,
         body_text=email.text,
         body_html=email.html,
@@ -920,6 +923,7 @@ def _availability_queue(key: KeyContact, *, agency, actor, availability, dedupe_
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
+    return True
 
 
 def availability_email_send(*, agency, actor, force: bool = False, request=None) -> int:
@@ -957,30 +961,36 @@ def availability_email_send(*, agency, actor, force: bool = False, request=None)
             field="recipients",
         )
     month = agency_today(agency)
+    queued = 0
     with transaction.atomic():
         for relationship, keys in groupby(recipients, key=lambda key: key.relationship):
-            keys = list(keys)
-            for key in keys:
-                _availability_queue(
+            sent = [
+                key
+                for key in keys
+                if _availability_queue(
                     key,
                     agency=agency,
                     actor=actor,
                     availability=availability,
                     dedupe_key=f"{prefix}{key.pk}",
                 )
+            ]
+            if not sent:
+                continue
             interaction_log(
                 relationship=relationship,
                 actor=actor,
                 kind=InteractionKind.AVAILABILITY_EMAIL,
-                people=[key.contact for key in keys],
+                people=[key.contact for key in sent],
                 summary=f"Monthly availability e-mail, {month:%B %Y}",
                 request=request,
             )
+            queued += len(sent)
         audit_record(
             action="partner_availability_send",
             request=request,
             user=actor,
             agency=agency,
-            detail={"recipients": len(recipients), "month": f"{month:%Y-%m}"},
+            detail={"recipients": queued, "month": f"{month:%Y-%m}"},
         )
-    return len(recipients)
+    return queued
