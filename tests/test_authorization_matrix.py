@@ -24,8 +24,9 @@ from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from referloop.directory.models import Contact
+from referloop.partners import services as partner_services
 from referloop.partners.meetings import meeting_cancel, meeting_schedule
-from referloop.partners.models import KeyContact, Meeting, Relationship
+from referloop.partners.models import KeyContact, Material, Meeting, Relationship, Stage
 from referloop.partners.services import partner_contact_create
 from referloop.referrals.models import DispositionCode
 from tests.conftest import Cast
@@ -295,6 +296,51 @@ def _api_meeting(cast: Cast) -> dict:
 
 API_MEETING = _api_as("meeting_id", _own_meeting)
 API_OTHER_MEETING = _api_as("meeting_id", _other_meeting)
+
+
+def _material_of(agency) -> int:
+    return Material.objects.create(agency=agency, name="Matrix card", kind="business_card").pk
+
+
+def _own_material(cast: Cast) -> dict:
+    return {"pk": _material_of(cast.agency_a)}
+
+
+def _other_material(cast: Cast) -> dict:
+    return {"pk": _material_of(cast.agency_b)}
+
+
+def _new_material(cast: Cast) -> dict:
+    """A name not taken yet: each member adds their own."""
+    count = Material.objects.filter(agency=cast.agency_a).count()
+    return {"name": f"Matrix flyer {count}", "kind": "other", "on_hand": 5}
+
+
+def _unsubscribe_token(cast: Cast) -> dict:
+    """The token of a live unsubscribe link, as the availability e-mail carries it."""
+    organization = factories.organization(network=cast.network, name="Matrix Partner")
+    contact = partner_services.partner_contact_create(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        name="Matrix Contact",
+        organization=organization,
+        email="matrix@partner.example.org",
+    )
+    key = KeyContact.objects.get(contact=contact)
+    partner_services.relationship_stage_move(
+        relationship=key.relationship, actor=cast.coordinator, stage=Stage.TRUST
+    )
+    partner_services.availability_opt_in(key_contact=key, actor=None, opted_in=True)
+    service = factories.service(
+        organization=factories.organization(network=cast.network, agency=cast.agency_a),
+        name="Matrix beds",
+    )
+    factories.capacity(service=service, available=1, maximum=2)
+    partner_services.availability_email_send(agency=cast.agency_a, actor=cast.coordinator)
+    message = OutboundEmail.objects.get(to="matrix@partner.example.org")
+    return {"token": re.search(r"/unsubscribe/([A-Za-z0-9_-]{43})/", message.body_text).group(1)}
+
+
 CAPACITY = {"unit": "beds", "available": 1, "maximum": 5}
 LISTING = {"name": "Matrix listing", "status": "active", "verified": "on"}
 
@@ -523,6 +569,25 @@ MATRIX: dict[str, Route] = {
     "api:meeting_invite": Route(
         anonymous=401, api=True, kwargs=API_MEETING, other_agency_kwargs=API_OTHER_MEETING
     ),
+    "partners:materials": Route(anonymous=LOGIN),
+    "partners:material_create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
+    "partners:material_edit": Route(
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        kwargs=_own_material,
+        other_agency_kwargs=_other_material,
+    ),
+    "partners:availability": Route(anonymous=LOGIN),
+    "partners:availability_send": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405),
+    "partners:availability_opt_ins": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=405),
+    # The availability e-mail's unsubscribe page: public, the token is the key.
+    "partners:unsubscribe": Route(anonymous=200, kwargs=_unsubscribe_token),
+    "api:material_list": Route(anonymous=401, api=True),
+    # Shares its path with api:material_list: a GET there is that operation.
+    "api:material_create": Route(anonymous=401, api=True),
+    "api:material_update": Route(
+        anonymous=405, api=True, member=405, kwargs=_api_as("material_id", _own_material)
+    ),
 }
 # The same routes with a second method, where the method changes who may do what.
 POSTS: dict[str, Route] = {
@@ -534,6 +599,48 @@ POSTS: dict[str, Route] = {
         data=lambda cast: {"answer": "received"},
     ),
     "logout": Route(method="POST", anonymous=302, member=302),
+    # Unsubscribing is at once and idempotent: the page says so, whoever posts.
+    "partners:unsubscribe": Route(
+        method="POST", anonymous=200, member=200, kwargs=_unsubscribe_token
+    ),
+    "partners:material_create": Route(
+        method="POST", anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=302, data=_new_material
+    ),
+    "partners:material_edit": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=READ_ONLY_REFUSED,
+        member=302,
+        kwargs=_own_material,
+        other_agency_kwargs=_other_material,
+        data=lambda cast: {"name": "Matrix card", "kind": "business_card", "on_hand": 3},
+    ),
+    # Sending says what happened on the page it redirects to (sent, or already sent this month).
+    "partners:availability_send": Route(
+        method="POST", anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=302
+    ),
+    "partners:availability_opt_ins": Route(
+        method="POST", anonymous=LOGIN, roles=READ_ONLY_REFUSED, member=302
+    ),
+    "api:material_create": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=201,
+        api=True,
+        json=True,
+        data=_new_material,
+    ),
+    "api:material_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        api=True,
+        json=True,
+        kwargs=_api_as("material_id", _own_material),
+        other_agency_kwargs=_api_as("material_id", _other_material),
+        data=lambda cast: {"on_hand": 7},
+    ),
     "core:outbox_retry": OUTBOX_ACTION["POST"],
     "core:outbox_cancel": OUTBOX_ACTION["POST"],
     "core:agency_switch": Route(

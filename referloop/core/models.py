@@ -292,6 +292,9 @@ class OutboundEmail(models.Model):
     # CANCEL): a meeting's description is free text, so it is encrypted like the bodies.
     calendar = EncryptedTextField(blank=True)
     calendar_method = models.CharField(max_length=20, blank=True)
+    # Extra headers as a JSON object (e.g. List-Unsubscribe). Encrypted like the bodies: a
+    # header may carry a link whose token is the key to something, as the body does.
+    headers = EncryptedTextField(blank=True)
     # Which object the message is about (e.g. "referrals.referral", "42"), for its timeline.
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

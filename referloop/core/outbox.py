@@ -2,6 +2,7 @@
 worker delivers it. Claiming is a compare-and-set UPDATE, so two workers never send one message;
 `dedupe_key` makes enqueueing idempotent, so nothing is ever queued twice either."""
 
+import json
 import logging
 from datetime import timedelta
 
@@ -33,9 +34,11 @@ def outbox_enqueue(
     obj=None,
     calendar: str = "",
     calendar_method: str = "",
+    headers: dict[str, str] | None = None,
 ) -> tuple[OutboundEmail, bool]:
     """Queues one message (or returns the one already queued under `dedupe_key`); `calendar`
-    is an iCalendar invitation sent along, `calendar_method` its METHOD (REQUEST, CANCEL)."""
+    is an iCalendar invitation sent along, `calendar_method` its METHOD (REQUEST, CANCEL);
+    `headers` are added to the message (they cannot replace the ones the outbox sets)."""
     return OutboundEmail.objects.get_or_create(
         dedupe_key=dedupe_key[:200],
         defaults={
@@ -48,6 +51,7 @@ def outbox_enqueue(
             "reply_to": reply_to,
             "calendar": calendar,
             "calendar_method": calendar_method,
+            "headers": json.dumps(headers) if headers else "",
             "object_type": obj._meta.label_lower if obj is not None else "",
             "object_id": str(obj.pk) if obj is not None else "",
         },
@@ -91,6 +95,7 @@ def _email(message: OutboundEmail) -> EmailMultiAlternatives:
         to=[message.to],
         reply_to=[message.reply_to] if message.reply_to else None,
         headers={
+            **(json.loads(message.headers) if message.headers else {}),
             "Auto-Submitted": "auto-generated",
             # The same id on every attempt: should a message go out twice after all (a worker
             # died between the server's "250 OK" and marking it sent), mail clients show it once.

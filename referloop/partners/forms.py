@@ -5,7 +5,7 @@ from referloop.clients.forms import NoNulCharField
 from referloop.core.models import Membership
 from referloop.core.timeutils import agency_now, agency_today
 from referloop.directory.models import Organization
-from referloop.partners.models import InteractionKind, Stage, Tier
+from referloop.partners.models import InteractionKind, MaterialKind, Stage, Tier
 
 # What the quick log form offers first: the everyday touches (the rest are for their own pages).
 LOG_KINDS = [
@@ -156,3 +156,26 @@ class MoveForm(forms.Form):
 
 class PartnerSearchForm(forms.Form):
     q = NoNulCharField(label="Organization", max_length=200, required=False)
+
+
+class MaterialForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Name", help_text="e.g. Spring rack card")
+    kind = forms.ChoiceField(choices=MaterialKind.choices, label="Type")
+    on_hand = forms.IntegerField(
+        min_value=0, max_value=1_000_000, label="On hand", help_text="How many are on the shelf"
+    )
+    is_welcome_packet = forms.BooleanField(
+        required=False,
+        label="This is the welcome packet (sending it clears a 'send the welcome packet' item)",
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="In use")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if "\x00" in name:
+            raise forms.ValidationError("Contains a character that is not allowed.")
+        return name
+
+    @staticmethod
+    def initial_for(material) -> dict:
+        return {name: getattr(material, name) for name in MaterialForm.base_fields}

@@ -1,9 +1,11 @@
 """Writes for partner relationships: people and their positions, relationships and their stage
-and tier, interactions, print materials. Each write validates, saves with `update_fields`, and
-recomputes the relationship's stored next due time (`cadence.relationship_next_due`)."""
+and tier, interactions, print materials, the monthly availability e-mail. Each write validates,
+saves with `update_fields`, and recomputes the relationship's stored next due time
+(`cadence.relationship_next_due`)."""
 
 import re
 from datetime import date, datetime, timedelta
+from itertools import groupby
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -15,9 +17,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
-from referloop.core.models import Membership
+from referloop.core.models import Membership, OutboundEmail
+from referloop.core.outbox import outbox_cancel, outbox_enqueue
 from referloop.core.timeutils import agency_today
 from referloop.directory.models import Contact, Organization, Phone
+from referloop.partners import selectors
+from referloop.partners.availability_email import availability_email_render
 from referloop.partners.cadence import relationship_next_due
 from referloop.partners.models import (
     FACE_TO_FACE_KINDS,
@@ -33,6 +38,7 @@ from referloop.partners.models import (
     StageChange,
     Tier,
 )
+from referloop.partners.unsubscribe import unsubscribe_token_issue, unsubscribe_url
 from referloop.referrals import selectors as referral_selectors
 from referloop.referrals.models import Status
 
@@ -783,7 +789,8 @@ def interaction_log(
         _relationship_save(locked, fields)
         if material is not None:
             _material_take(material, quantity, persons, occurred_at)
-        else:
+        elif kind != InteractionKind.AVAILABILITY_EMAIL:
+            # The monthly e-mail goes to people already known: it is nobody's first contact.
             _welcome_packets_owed(locked, persons, interaction)
         audit_record(
             action="partner_interaction",
@@ -868,3 +875,201 @@ def material_save(
         action="partner_material", request=request, user=actor, agency=agency, obj=material
     )
     return material
+
+
+DEFAULT_MATERIALS = (
+    ("Rack card", MaterialKind.RACK_CARD, False),
+    ("Brochure", MaterialKind.BROCHURE, False),
+    ("Business card", MaterialKind.BUSINESS_CARD, False),
+    ("Welcome folder packet", MaterialKind.FOLDER_PACKET, True),
+)
+
+
+def materials_defaults_ensure(*, agency) -> list[Material]:
+    """The usual print materials, none on hand, for an agency that has no materials yet; an
+    agency with its own list (renamed, retired) keeps it. Safe to call on every page view:
+    get_or_create settles two first views at once on the unique name."""
+    if Material.objects.for_agency(agency).exists():
+        return []
+    return [
+        Material.objects.get_or_create(
+            agency=agency,
+            name=name,
+            defaults={"kind": kind, "is_welcome_packet": welcome, "on_hand": 0},
+        )[0]
+        for name, kind, welcome in DEFAULT_MATERIALS
+    ]
+
+
+# --- the monthly availability e-mail --------------------------------------------------------
+
+AVAILABILITY_KIND = "partner_availability"
+
+
+def _availability_mail_cancel(key_contact: KeyContact, *, reason: str) -> None:
+    """An e-mail still waiting for the worker is not sent to someone who has left the list."""
+    waiting = OutboundEmail.objects.pending().filter(
+        kind=AVAILABILITY_KIND,
+        object_type=KeyContact._meta.label_lower,
+        object_id=str(key_contact.pk),
+    )
+    for message in waiting:
+        outbox_cancel(message=message, reason=reason)
+
+
+def availability_opt_in(
+    *, key_contact: KeyContact, actor, opted_in: bool, request=None
+) -> KeyContact:
+    """Puts a person on the monthly e-mail's list (they asked for it) or takes them off. Staff
+    opting in someone who unsubscribed puts them back: do it only when the person asks."""
+    contact = key_contact.contact
+    if opted_in and not contact.email:
+        raise DomainError(
+            f"{contact.name} has no e-mail address: add one before putting them on the list.",
+            field="email",
+        )
+    if opted_in == key_contact.availability_opt_in:
+        return key_contact
+    key_contact.availability_opt_in = opted_in
+    key_contact.opted_in_at = timezone.now() if opted_in else None
+    if opted_in:
+        key_contact.unsubscribed_at = None
+    key_contact.save(update_fields=["availability_opt_in", "opted_in_at", "unsubscribed_at"])
+    if not opted_in:
+        _availability_mail_cancel(key_contact, reason="taken off the availability list")
+    audit_record(
+        action="partner_availability_opt_in",
+        request=request,
+        user=actor,
+        agency=key_contact.agency,
+        obj=key_contact,
+        detail={"opted_in": opted_in},
+    )
+    return key_contact
+
+
+def availability_unsubscribe(*, key_contact: KeyContact, request=None) -> KeyContact:
+    """The person's own unsubscribe, from the link in the e-mail: honoured at once, and an
+    e-mail still waiting to go out is not sent. Unsubscribing twice changes nothing."""
+    with transaction.atomic():
+        locked = (
+            KeyContact.objects.select_for_update().select_related("agency").get(pk=key_contact.pk)
+        )
+        if locked.unsubscribed_at is not None:
+            return locked
+        locked.unsubscribed_at, locked.availability_opt_in = timezone.now(), False
+        locked.save(update_fields=["unsubscribed_at", "availability_opt_in"])
+        _availability_mail_cancel(locked, reason="unsubscribed")
+        audit_record(
+            action="partner_unsubscribe", request=request, agency=locked.agency, obj=locked
+        )
+    return locked
+
+
+def availability_month_prefix(agency) -> str:
+    """The start of this month's dedupe keys (the month in the agency's zone)."""
+    return f"partner-availability:{agency.pk}:{agency_today(agency):%Y-%m}:"
+
+
+def availability_sent_this_month(*, agency) -> int:
+    prefix = availability_month_prefix(agency)
+    return OutboundEmail.objects.filter(dedupe_key__startswith=prefix).count()
+
+
+def _availability_queue(key: KeyContact, *, agency, actor, availability, dedupe_key) -> bool:
+    """Queues one person's e-mail with a fresh unsubscribe link; False if a send running at the
+    same moment queued it first (the person's row is locked, so its link is not replaced)."""
+    KeyContact.objects.select_for_update().filter(pk=key.pk).first()
+    if OutboundEmail.objects.filter(dedupe_key=dedupe_key).exists():
+        return False
+    url = unsubscribe_url(unsubscribe_token_issue(key))
+    email = availability_email_render(
+        agency=agency, availability=availability, month=agency_today(agency), unsubscribe_url=url
+    )
+    outbox_enqueue(
+        dedupe_key=dedupe_key,
+        kind=AVAILABILITY_KIND,
+        to=key.contact.email,
+        reply_to=actor.email if actor is not None else "",
+        subject=email.subject,
+        body_text=email.text,
+        body_html=email.html,
+        agency=agency,
+        obj=key,
+        # RFC 2369 and RFC 8058: mail clients offer their own one-click unsubscribe button.
+        headers={
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    return True
+
+
+def availability_email_send(*, agency, actor, force: bool = False, request=None) -> int:
+    """Queues this month's availability e-mail to every recipient (one message each, with their
+    own unsubscribe link) and logs it on each recipient's relationship, which moves the cadence
+    on. A second send in the same month is refused unless `force`d, and then reaches only those
+    who have not had it this month. Returns how many messages were queued."""
+    availability = selectors.agency_availability(agency=agency)
+    if not availability:
+        raise DomainError(
+            "None of your agency's services has a count of beds or places in the directory: "
+            "update the capacity first.",
+            field="availability",
+        )
+    prefix = availability_month_prefix(agency)
+    already = set(
+        OutboundEmail.objects.filter(dedupe_key__startswith=prefix).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    if already and not force:
+        raise DomainError(
+            f"This month's availability e-mail went out already ({len(already)} sent). Send it "
+            "again to reach only the people who have not had it this month.",
+            code="conflict",
+        )
+    recipients = [
+        key
+        for key in selectors.availability_recipients(agency=agency).order_by("relationship_id")
+        if f"{prefix}{key.pk}" not in already
+    ]
+    if not recipients:
+        raise DomainError(
+            "Nobody to send to: put established partners' people on the list first.",
+            field="recipients",
+        )
+    month = agency_today(agency)
+    queued = 0
+    with transaction.atomic():
+        for relationship, keys in groupby(recipients, key=lambda key: key.relationship):
+            sent = [
+                key
+                for key in keys
+                if _availability_queue(
+                    key,
+                    agency=agency,
+                    actor=actor,
+                    availability=availability,
+                    dedupe_key=f"{prefix}{key.pk}",
+                )
+            ]
+            if not sent:
+                continue
+            interaction_log(
+                relationship=relationship,
+                actor=actor,
+                kind=InteractionKind.AVAILABILITY_EMAIL,
+                people=[key.contact for key in sent],
+                summary=f"Monthly availability e-mail, {month:%B %Y}",
+                request=request,
+            )
+            queued += len(sent)
+        audit_record(
+            action="partner_availability_send",
+            request=request,
+            user=actor,
+            agency=agency,
+            detail={"recipients": queued, "month": f"{month:%Y-%m}"},
+        )
+    return queued

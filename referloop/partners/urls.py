@@ -1,6 +1,6 @@
 from django.urls import path
 
-from referloop.partners import meeting_views, views
+from referloop.partners import meeting_views, views, views_unsubscribe
 
 app_name = "partners"
 
@@ -26,4 +26,12 @@ urlpatterns = [
     path("meetings/<int:pk>/cancel/", meeting_views.meeting_cancel, name="meeting_cancel"),
     path("meetings/<int:pk>/reply/", meeting_views.meeting_reply_upload, name="meeting_reply"),
     path("meetings/<int:pk>/invite.ics", meeting_views.meeting_invite, name="meeting_invite"),
+    path("materials/", views.materials, name="materials"),
+    path("materials/new/", views.material_create, name="material_create"),
+    path("materials/<int:pk>/edit/", views.material_edit, name="material_edit"),
+    path("availability/", views.availability, name="availability"),
+    path("availability/send/", views.availability_send, name="availability_send"),
+    path("availability/list/", views.availability_opt_ins, name="availability_opt_ins"),
+    # Public: the link in the e-mail, no login (the token is the key).
+    path("unsubscribe/<str:token>/", views_unsubscribe.unsubscribe, name="unsubscribe"),
 ]

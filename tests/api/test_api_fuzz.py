@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.partners.services import materials_defaults_ensure
 from referloop.referrals.models import Status
 from referloop.referrals.services import Actor, referral_transition
 from referloop.wsgi import application
@@ -70,7 +71,7 @@ def records(cast) -> dict[str, list[int]]:
     """Agency A's records by the name of the id that finds them: three clients with consents,
     a listing A runs (with beds) and two partners' (Harbor House, off Referloop, and Bravo
     Detox, agency B's), referrals A sent in every state from draft to completed, and one B sent
-    to A."""
+    to A, and A's print materials."""
     actor = Actor(user=cast.coordinator, agency=cast.agency_a)
     harbor, harbor_intake = factories.partner(network=cast.network, name="Harbor House")
     bravo, bravo_intake = factories.partner(
@@ -126,6 +127,9 @@ def records(cast) -> dict[str, list[int]]:
         "organization_id": [harbor.pk, bravo.pk, alpha.pk],
         "member_id": [member.pk for member in members],
         "user_id": [member.user_id for member in members],
+        "material_id": [
+            material.pk for material in materials_defaults_ensure(agency=cast.agency_a)
+        ],
     }
 
 
