@@ -209,7 +209,7 @@ class MergeIn(InputSchema):
     duplicate: Id
 
 
-class DuplicateOut(Schema):
+class ContactDuplicateOut(Schema):
     keep: int
     duplicate: int
     reason: str
@@ -502,7 +502,7 @@ def contact_merge(request, payload: MergeIn):
 
 @router.get(
     "/duplicates",
-    response={200: list[DuplicateOut], **READ},
+    response={200: list[ContactDuplicateOut], **READ},
     summary="Likely duplicate people (same e-mail, similar names at one organization)",
 )
 def duplicate_list(request):
@@ -601,7 +601,7 @@ def meeting_list(request):
 
 @router.get(
     "/meetings/{int:meeting_id}",
-    response={200: MeetingOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: MeetingOut, **OBJECT},
     summary="A meeting with its attendees' answers",
 )
 def meeting_detail(request, meeting_id: Id):
@@ -624,7 +624,7 @@ def meeting_cancel(request, meeting_id: Id):
 
 @router.get(
     "/meetings/{int:meeting_id}/invite.ics",
-    response={200: str, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: str, **OBJECT},
     summary="The invitation as an iCalendar file",
     openapi_extra={"responses": {"200": {"content": {"text/calendar": {}}}}},
 )

@@ -8,11 +8,13 @@ never a server error.
 """
 
 import time
+from datetime import timedelta
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -25,12 +27,14 @@ from schemathesis.specs.openapi.checks import (
 
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.partners.meetings import meeting_schedule
 from referloop.partners.services import materials_defaults_ensure
 from referloop.referrals.models import Status
 from referloop.referrals.services import Actor, referral_transition
 from referloop.wsgi import application
 from tests.conftest import make_member
 from tests.directory import factories as directory
+from tests.partners import factories as partner_factories
 from tests.referrals import factories
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -130,6 +134,32 @@ def records(cast) -> dict[str, list[int]]:
         "material_id": [
             material.pk for material in materials_defaults_ensure(agency=cast.agency_a)
         ],
+        **_partner_records(cast, bravo),
+    }
+
+
+def _partner_records(cast, organization) -> dict:
+    """A partner of agency A with a person and a meeting: the partners routes' real ids."""
+    relationship = partner_factories.relationship(
+        agency=cast.agency_a, actor=cast.coordinator, name=organization.name
+    )
+    person = partner_factories.person(
+        relationship=relationship, actor=cast.coordinator, email="pat@bravo.example.org"
+    )
+    starts = timezone.now() + timedelta(days=3)
+    meeting = meeting_schedule(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        title="Fuzz meeting",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+        contacts=[person.pk],
+        relationship=relationship,
+    )
+    return {
+        "relationship_id": [relationship.pk],
+        "contact_id": [person.pk],
+        "meeting_id": [meeting.pk],
     }
 
 
