@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from referloop.core.due import DueItem, DueRows
 from referloop.core.models import Membership
-from referloop.directory.models import Contact, ServiceCapacity, Status
+from referloop.directory.models import Contact, Organization, ServiceCapacity, Status
 from referloop.directory.selectors import capacity_is_stale
 from referloop.partners.cadence import is_at_risk, silent_days, touch_days
 from referloop.partners.models import (
@@ -408,6 +408,29 @@ def partner_page(*, relationship: Relationship, timeline_limit: int = 50) -> Par
 
 
 # --- people -------------------------------------------------------------------------------------
+
+
+def referral_partner(*, agency, referral) -> Relationship | None:
+    """The relationship a referral is about: with the organization it was sent to, or with the
+    one that sent it (the organization its sending agency runs). Unsaved when the agency has no
+    relationship with that organization yet; None when the sender has no directory listing."""
+    if referral.agency_id == agency.pk:
+        organization = referral.organization
+    else:
+        organization = (
+            Organization.objects.filter(network_id=agency.network_id, agency_id=referral.agency_id)
+            .order_by("pk")
+            .first()
+        )
+        if organization is None:
+            return None
+    relationship = (
+        Relationship.objects.for_agency(agency)
+        .filter(organization=organization)
+        .select_related("agency", "organization")
+        .first()
+    )
+    return relationship or Relationship(agency=agency, organization=organization)
 
 
 def _name_key(name: str) -> str:

@@ -315,25 +315,10 @@ def _referral_partner(request, pk):
             outcome=AuditEvent.Outcome.DENIED,
         )
         raise Http404("No referral found")
-    if referral.agency_id == request.agency.pk:
-        organization = referral.organization
-    else:
-        organization = (
-            Organization.objects.filter(
-                network_id=request.agency.network_id, agency_id=referral.agency_id
-            )
-            .order_by("pk")
-            .first()
-        )
-        if organization is None:
-            raise Http404("The sending agency has no listing in the directory")
-    relationship = (
-        Relationship.objects.for_agency(request.agency)
-        .filter(organization=organization)
-        .select_related("agency", "organization")
-        .first()
-    )
-    return referral, relationship or Relationship(agency=request.agency, organization=organization)
+    relationship = selectors.referral_partner(agency=request.agency, referral=referral)
+    if relationship is None:
+        raise Http404("The sending agency has no listing in the directory")
+    return referral, relationship
 
 
 @agency_member_required(Perm.WRITE)
