@@ -163,6 +163,8 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("referrals:list", "xlsx"),
         ("clients:disclosures", "csv"),
         ("referrals:packet_pdf", "pdf"),
+        ("partners:list", "csv"),
+        ("partners:list", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 

@@ -2,10 +2,7 @@
 consent (42 CFR 2.24 gives the client a right to such a list). Only the client's own agency reads
 it -- a receiving agency never sees the client record -- and every read is audited."""
 
-import csv
-
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -17,7 +14,7 @@ from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
-from referloop.core.spreadsheets import formula_safe
+from referloop.core.spreadsheets import download_response
 from referloop.core.timeutils import agency_zone
 
 PAGE_SIZE = 50
@@ -43,20 +40,11 @@ def _labels(disclosure) -> list[str]:
     return [CATEGORY_LABELS.get(value, value) for value in disclosure.categories]
 
 
-class _Echo:
-    """The file-like object csv.writer needs to hand each row straight to the response."""
-
-    def write(self, value):
-        return value
-
-
 def _csv_rows(client: Client, zone):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
     now = timezone.now()
     for entry in _ledger(client).iterator(chunk_size=500):
         consent = entry.consent
-        cells = (
+        yield [
             entry.at.astimezone(zone).isoformat(timespec="minutes"),
             entry.recipient_name,
             entry.recipient_address,
@@ -66,8 +54,7 @@ def _csv_rows(client: Client, zone):
             f"#{consent.pk} {consent.recipient_label}",
             consent.state_at(now),
             str(entry.by) if entry.by_id else "",
-        )
-        yield writer.writerow([formula_safe(cell) for cell in cells])
+        ]
 
 
 @agency_member_required(Perm.VIEW)
@@ -77,13 +64,13 @@ def disclosures(request, pk: int):
     client = get_for_user_or_404(Client, request, pk=pk)
     if request.GET.get("format") == "csv":
         audit_record(action="export", request=request, obj=client, detail={"ledger": "csv"})
-        response = StreamingHttpResponse(
-            _csv_rows(client, agency_zone(request.agency)), content_type="text/csv; charset=utf-8"
+        return download_response(
+            CSV_COLUMNS,
+            _csv_rows(client, agency_zone(request.agency)),
+            "csv",
+            filename=f"disclosures-client-{client.pk}",
+            title="Disclosures",
         )
-        response["Content-Disposition"] = (
-            f'attachment; filename="disclosures-client-{client.pk}.csv"'
-        )
-        return response
     page = Paginator(_ledger(client), PAGE_SIZE).get_page(request.GET.get("page"))
     audit_record(action="view", request=request, obj=client, detail={"ledger": page.number})
     entries = [(entry, _labels(entry)) for entry in page.object_list]

@@ -263,6 +263,50 @@ def relationship_list(
     return sorted(listed, key=_sort_key(sort, now))
 
 
+PARTNER_SHEET_HEADERS = [
+    "partner",
+    "stage",
+    "tier",
+    "top_referrer_computed",
+    "owner",
+    "last_contact",
+    "last_face_to_face",
+    "next_due",
+    "due_reason",
+    "received_12_months",
+    "sent_12_months",
+    "health",
+    "next_step",
+]
+
+
+def partner_sheet_rows(rows: list[PartnerRow], zone) -> list[list]:
+    """The partner list as spreadsheet rows (PARTNER_SHEET_HEADERS), dates in the agency's zone."""
+
+    def day(moment):
+        return timezone.localdate(moment, zone) if moment else None
+
+    return [
+        [
+            r.organization.name,
+            r.get_stage_display(),
+            "Primary" if r.is_top_referrer else r.get_tier_display(),
+            "yes" if r.is_top_referrer else "no",
+            str(r.owner) if r.owner_id else "",
+            day(r.last_contact_at),
+            day(r.last_face_to_face_at),
+            day(r.next_due_at),
+            r.get_due_reason_display(),
+            row.received,
+            row.sent,
+            row.health,
+            r.next_step,
+        ]
+        for row in rows
+        for r in [row.relationship]
+    ]
+
+
 def _sort_key(sort: str, now: datetime):
     far = now + timedelta(days=36500)
     epoch = datetime(1900, 1, 1, tzinfo=now.tzinfo)

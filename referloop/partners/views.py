@@ -17,7 +17,8 @@ from referloop.core.errors import DomainError
 from referloop.core.models import AuditEvent, Membership
 from referloop.core.permissions import Perm, has_perm
 from referloop.core.scoping import get_for_user_or_404
-from referloop.core.timeutils import agency_today
+from referloop.core.spreadsheets import download_response
+from referloop.core.timeutils import agency_today, agency_zone
 from referloop.directory.models import Contact, Organization
 from referloop.partners import selectors, services
 from referloop.partners.availability_email import (
@@ -70,6 +71,20 @@ def partner_list(request):
         text=text,
         sort=sort,
     )
+    if params.get("format") in ("csv", "xlsx"):
+        audit_record(
+            action="export",
+            request=request,
+            object_type="partners.relationship",
+            detail={"format": params["format"], "rows": len(rows)},
+        )
+        return download_response(
+            selectors.PARTNER_SHEET_HEADERS,
+            selectors.partner_sheet_rows(rows, agency_zone(agency)),
+            params["format"],
+            filename=f"partners-{agency_today(agency).isoformat()}",
+            title="Partners",
+        )
     members = Membership.objects.filter(agency=agency, is_active=True).select_related("user")
     audit_record(
         action="list",
@@ -97,7 +112,8 @@ def partner_list(request):
                 "sort": sort,
                 "q": text,
             },
-            "base_query": _without_sort(params),
+            "base_query": _query_without(params, "sort"),
+            "export_query": _query_without(params, "format"),
             "filtered": bool(stage or tier or owner_id or text)
             or params.get("at_risk") == "1"
             or params.get("due") == "1",
@@ -105,9 +121,9 @@ def partner_list(request):
     )
 
 
-def _without_sort(params) -> str:
+def _query_without(params, name: str) -> str:
     kept = params.copy()
-    kept.pop("sort", None)
+    kept.pop(name, None)
     return kept.urlencode()
 
 
@@ -344,8 +360,9 @@ def referral_log(request, pk):
             return render(request, "partners/_logged.html", {"relationship": relationship})
     elif not request.htmx:
         return redirect("referrals:detail", pk=referral.pk)
+    # htmx swaps only a 2xx answer: a form with its errors comes back as 200.
     context = {"form": form, "relationship": relationship, "inline": True, "action": action}
-    return render(request, "partners/_log_form.html", context, status=400 if form.errors else 200)
+    return render(request, "partners/_log_form.html", context)
 
 
 # --- people -------------------------------------------------------------------------------------

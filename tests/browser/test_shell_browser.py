@@ -112,7 +112,7 @@ def test_question_mark_lists_the_keyboard_shortcuts(page: Page, live_server, bro
     page.keyboard.press("?")
     shortcuts = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(shortcuts).to_be_visible()
-    expect(shortcuts).to_contain_text("Edit (a client, a listing)")
+    expect(shortcuts).to_contain_text("Edit (a client, a listing, a partner)")
     page.keyboard.press("Escape")
     expect(shortcuts).to_be_hidden()
     page.get_by_role("button", name="Keyboard shortcuts (?)").click()  # for those without "?"

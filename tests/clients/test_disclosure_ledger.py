@@ -96,7 +96,9 @@ def test_ledger_csv_holds_every_row_and_neutralises_formulas(cast):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
     assert [row["description"] for row in rows] == [
         "Export 1",
         "Export 0",

@@ -2,17 +2,14 @@
 exported sheet imports again as "unchanged"), as CSV or XLSX, to a file or as a download, with
 formula-safe cells. The file names clients: identifying information."""
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from referloop.core.audit import audit_record
-from referloop.core.spreadsheets import formula_safe
+from referloop.core.spreadsheets import csv_lines, download_response, xlsx_bytes
 from referloop.core.timeutils import agency_zone
 from referloop.referrals.sheet.columns import HEADERS
 
@@ -61,44 +58,6 @@ def export_rows(queryset, *, agency, chunk_size: int = 2000) -> Iterator[list]:
         ]
 
 
-def _as_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, date):
-        return value.isoformat()
-    return formula_safe(str(value))
-
-
-def _as_cell(value):
-    return value if isinstance(value, date) or value is None else formula_safe(str(value))
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_lines(rows: Iterable[list]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # a byte-order mark, so Excel reads the accents right
-    yield writer.writerow(HEADERS)
-    for row in rows:
-        yield writer.writerow([_as_text(value) for value in row])
-
-
-def _xlsx_bytes(rows: Iterable[list]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Referrals")
-    sheet.append(HEADERS)
-    for row in rows:
-        sheet.append([_as_cell(value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def sheet_write(queryset, path: str | Path, *, agency) -> int:
     """Writes the tracking sheet to `path` (.xlsx, else CSV); returns the number of referrals."""
     path = Path(path)
@@ -112,10 +71,10 @@ def sheet_write(queryset, path: str | Path, *, agency) -> int:
 
     rows = counted(export_rows(queryset, agency=agency))
     if path.suffix.lower() == ".xlsx":
-        path.write_bytes(_xlsx_bytes(rows))
+        path.write_bytes(xlsx_bytes(HEADERS, rows, title="Referrals"))
     else:
         with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.writelines(_csv_lines(rows))
+            handle.writelines(csv_lines(HEADERS, rows))
     return count
 
 
@@ -132,18 +91,9 @@ def sheet_response(queryset, fmt: str, *, agency, request=None, filename: str = 
             object_type="referrals.tracking_sheet",
             detail={"format": fmt, "rows": export_queryset(queryset, agency=agency).count()},
         )
-    disposition = f'attachment; filename="{filename}.{fmt}"'
-    rows = export_rows(queryset, agency=agency)
-    if fmt == "csv":
-        response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
-    else:
-        response = HttpResponse(
-            _xlsx_bytes(rows),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    response["Content-Disposition"] = disposition
-    response["Cache-Control"] = "no-store"  # identifying information: keep it out of caches
-    return response
+    return download_response(
+        HEADERS, export_rows(queryset, agency=agency), fmt, filename=filename, title="Referrals"
+    )
 
 
 def export_audit(*, agency, path, rows: int, user=None) -> None:
