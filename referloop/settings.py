@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "referloop.clients",
     "referloop.referrals",
     "referloop.partners",
+    "referloop.stays",
     "referloop.worklist",
     "referloop.demo",  # `referloop demo`: the demo network (uses every app, so it comes last)
 ]
@@ -303,6 +304,9 @@ REPLY_RATE_WINDOW = timedelta(minutes=10)
 REPLY_ANSWERS_PER_LINK = env_int("REFERLOOP_REPLY_ANSWERS_PER_LINK", 30)
 REPLY_ANSWERS_PER_IP = env_int("REFERLOOP_REPLY_ANSWERS_PER_IP", 120)
 REPLY_UNKNOWN_LINKS_PER_IP = env_int("REFERLOOP_REPLY_UNKNOWN_LINKS_PER_IP", 60)
+# The public "refer someone to us" page (/refer/<agency>/): referrals one address may send.
+REFERRAL_FORM_WINDOW = timedelta(hours=1)
+REFERRAL_FORM_PER_IP = env_int("REFERLOOP_REFERRAL_FORM_PER_IP", 10)
 
 # --- import / export ---------------------------------------------------------------------------
 # `referloop import KIND PATH` and `referloop export KIND PATH`: KIND -> the dotted path of its

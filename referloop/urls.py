@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from referloop.api.api import api
 from referloop.core import views as core_views
+from referloop.stays import views_public as stays_public
 
 admin.site.site_header = "Referloop installation admin"
 admin.site.site_title = "Referloop admin"
@@ -20,6 +21,8 @@ urlpatterns = [
     path("referrals/", include("referloop.referrals.urls")),
     path("clients/", include("referloop.clients.urls")),
     path("partners/", include("referloop.partners.urls")),
+    path("stays/", include("referloop.stays.urls")),
+    path("refer/<slug:slug>/", stays_public.refer_someone, name="refer_someone"),
     path("r/", include("referloop.referrals.reply_urls")),
     path("", include("referloop.core.urls")),
     path("api/v1/", api.urls),

@@ -29,6 +29,8 @@ from referloop.partners.meetings import meeting_cancel, meeting_schedule
 from referloop.partners.models import KeyContact, Material, Meeting, Relationship, Stage
 from referloop.partners.services import partner_contact_create
 from referloop.referrals.models import DispositionCode
+from referloop.stays import services as stay_services
+from referloop.stays.models import InboundReferral, Stay, UpdateOwed
 from tests.conftest import Cast
 from tests.directory import factories
 from tests.directory import factories as directory_factories
@@ -1120,6 +1122,159 @@ MATRIX |= {
                 name="Jordan Elis",
             ).pk,
         },
+    ),
+}
+
+
+# --- inbound referrals and stays ----------------------------------------------------------------
+
+
+def _inbound_in(agency, actor, name) -> InboundReferral:
+    relationship = partner_factories.relationship(agency=agency, actor=actor, name=name)
+    return stay_services.inbound_create(
+        agency=agency,
+        actor=actor,
+        data=stay_services.InboundData(
+            client=referral_factories.client(agency=agency, actor=actor),
+            source_organization=relationship.organization,
+        ),
+    )
+
+
+def _stay_in(agency, actor, name) -> Stay:
+    inbound = _inbound_in(agency, actor, name)
+    return stay_services.stay_move_in(
+        agency=agency, actor=actor, inbound=inbound, move_in_on=inbound.referred_at.date()
+    )
+
+
+def _own_inbound(cast: Cast) -> dict:
+    return {"pk": _inbound_in(cast.agency_a, cast.coordinator, "Inbound Source").pk}
+
+
+def _other_inbound(cast: Cast) -> dict:
+    return {"pk": _inbound_in(cast.agency_b, cast.admin_b, "B's source").pk}
+
+
+def _own_stay(cast: Cast) -> dict:
+    return {"pk": _stay_in(cast.agency_a, cast.coordinator, "Stay Source").pk}
+
+
+def _other_stay(cast: Cast) -> dict:
+    return {"pk": _stay_in(cast.agency_b, cast.admin_b, "B's stay source").pk}
+
+
+def _update_of(stay: Stay, *, settled: bool = False) -> int:
+    update = UpdateOwed.objects.filter(stay=stay).order_by("due_at").first()
+    if settled:
+        stay_services.update_skip(update=update, actor=stay.created_by, reason="Matrix")
+    return update.pk
+
+
+def _own_update(cast: Cast) -> dict:
+    return {"pk": _update_of(_stay_in(cast.agency_a, cast.coordinator, "Update Source"))}
+
+
+def _own_settled_update(cast: Cast) -> dict:
+    stay = _stay_in(cast.agency_a, cast.coordinator, "Settled Source")
+    return {"pk": _update_of(stay, settled=True)}
+
+
+def _other_update(cast: Cast) -> dict:
+    return {"pk": _update_of(_stay_in(cast.agency_b, cast.admin_b, "B's update source"))}
+
+
+# Writes whose answer is the same for every role in turn: a form that fails validation (400), an
+# update with nobody to send it to, one settled already.
+_STAY_POST = {"method": "POST", "member": 400, **_WRITE_PAGE}
+MATRIX |= {
+    "stays:residents": Route(anonymous=LOGIN),
+    "stays:inbound_list": Route(anonymous=LOGIN),
+    "stays:inbound_create": Route(anonymous=LOGIN, **_WRITE_PAGE),
+    "stays:inbound_detail": _partner_object(_own_inbound, _other_inbound),
+    "stays:inbound_review": _partner_object(_own_inbound, _other_inbound, **_STAY_POST),
+    "stays:application": _partner_object(_own_inbound, _other_inbound, **_STAY_POST),
+    "stays:move_in": _partner_object(_own_inbound, _other_inbound, **_STAY_POST),
+    "stays:stay_edit": _partner_object(_own_stay, _other_stay, **_STAY_POST),
+    "stays:discharge": _partner_object(_own_stay, _other_stay, **_STAY_POST),
+    "stays:update": _partner_object(_own_update, _other_update),
+    "stays:update_send": _partner_object(_own_update, _other_update, **_STAY_POST),
+    "stays:update_skip": _partner_object(_own_settled_update, _other_update, **_STAY_POST),
+    "stays:templates": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY),
+    # Public: a partner refers someone without an account.
+    "refer_someone": Route(anonymous=200, kwargs=lambda cast: {"slug": cast.agency_a.slug}),
+}
+
+
+def _api_ids(kwargs, name):
+    return lambda cast: {name: kwargs(cast)["pk"]}
+
+
+_API_OWN_INBOUND = _api_ids(_own_inbound, "inbound_id")
+_API_OTHER_INBOUND = _api_ids(_other_inbound, "inbound_id")
+_API_OWN_STAY = _api_ids(_own_stay, "stay_id")
+_API_OTHER_STAY = _api_ids(_other_stay, "stay_id")
+_API_OTHER_UPDATE = _api_ids(_other_update, "update_id")
+MATRIX |= {
+    "api:inbound_list": _partner_api(),
+    "api:inbound_detail": _partner_api(kwargs=_API_OWN_INBOUND, other=_API_OTHER_INBOUND),
+    "api:inbound_create": _partner_api(
+        "POST",
+        201,
+        data=lambda cast: {
+            "client": referral_factories.client(agency=cast.agency_a).pk,
+            "source_organization": partner_factories.relationship(
+                agency=cast.agency_a
+            ).organization_id,
+        },
+    ),
+    "api:inbound_application": _partner_api(
+        "POST",
+        400,
+        kwargs=_API_OWN_INBOUND,
+        other=_API_OTHER_INBOUND,
+        data=lambda cast: {"status": "denied"},  # a denial needs its reason
+    ),
+    "api:inbound_move_in": _partner_api(
+        "POST",
+        400,
+        kwargs=_API_OWN_INBOUND,
+        other=_API_OTHER_INBOUND,
+        data=lambda cast: {"move_in_on": "2999-01-01"},
+    ),
+    "api:stay_list": _partner_api(),
+    "api:stay_detail": _partner_api(kwargs=_API_OWN_STAY, other=_API_OTHER_STAY),
+    "api:stay_patch": _partner_api(
+        "PATCH",
+        409,
+        kwargs=_API_OWN_STAY,
+        other=_API_OTHER_STAY,
+        data=lambda cast: {"version": 999, "house": "Matrix"},
+    ),
+    "api:stay_discharge": _partner_api(
+        "POST",
+        400,
+        kwargs=_API_OWN_STAY,
+        other=_API_OTHER_STAY,
+        data=lambda cast: {"discharge_on": "2999-01-01", "reason": "left"},
+    ),
+    "api:update_list": _partner_api(),
+    "api:update_detail": _partner_api(
+        kwargs=_api_ids(_own_update, "update_id"), other=_API_OTHER_UPDATE
+    ),
+    "api:update_send": _partner_api(
+        "POST",
+        400,  # the source has nobody with an address to send to
+        kwargs=_api_ids(_own_update, "update_id"),
+        other=_API_OTHER_UPDATE,
+        data=lambda cast: {},
+    ),
+    "api:update_skip": _partner_api(
+        "POST",
+        400,  # settled already
+        kwargs=_api_ids(_own_settled_update, "update_id"),
+        other=_API_OTHER_UPDATE,
+        data=lambda cast: {"reason": "Matrix"},
     ),
 }
 

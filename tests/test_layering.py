@@ -15,6 +15,7 @@ FLOORS = {
     "clients": 1,
     "referrals": 1,
     "partners": 1,
+    "stays": 1,
     "worklist": 2,
     "reports": 2,
     "api": 2,

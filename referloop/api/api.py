@@ -11,6 +11,7 @@ from referloop.core.services import api_token_touch
 from referloop.directory.api import router as directory_router
 from referloop.partners.api import router as partners_router
 from referloop.referrals.api import router as referrals_router
+from referloop.stays.api import router as stays_router
 from referloop.worklist.api import router as worklist_router
 
 
@@ -60,4 +61,5 @@ api.add_router("/worklist", worklist_router)
 api.add_router("/directory", directory_router)
 api.add_router("/", clients_router)
 api.add_router("/partners", partners_router)
+api.add_router("/stays", stays_router)
 api.add_router("/", referrals_router)

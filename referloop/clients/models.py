@@ -208,6 +208,7 @@ class Channel(models.TextChoices):
     AGENCY_INBOX = "agency_inbox", "Receiving agency's inbox"
     EXPORT = "export", "Export"
     API = "api", "API"
+    STATUS_UPDATE = "status_update", "Status update to the referral source"
 
 
 class Disclosure(models.Model):

@@ -8,6 +8,7 @@ NAV = [
     ("worklist", "Worklist", "worklist:index", {"worklist"}),
     ("referrals", "Referrals", "referrals:list", {"referrals"}),
     ("partners", "Partners", "partners:list", {"partners"}),
+    ("stays", "Residents", "stays:residents", {"stays"}),
     ("directory", "Directory", "directory:search", {"directory"}),
     ("clients", "Clients", "clients:list", {"clients"}),
     ("intake", "Intake", "intake:index", {"intake"}),

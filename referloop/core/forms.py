@@ -82,8 +82,28 @@ class LoginForm(forms.Form):
         return self.cleaned_data
 
 
+class DayListField(forms.CharField):
+    """A list of day counts typed as "7, 14, 30"."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(day) for day in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        parts = [part for part in text.replace(";", ",").replace(" ", ",").split(",") if part]
+        if not all(part.isdigit() for part in parts):
+            raise forms.ValidationError("Write whole numbers of days separated by commas.")
+        return [int(part) for part in parts]
+
+
 def _policy_form_field(name, info):
     default = info.default
+    if isinstance(default, bool):
+        return forms.BooleanField(label=info.title, required=False)
+    if info.default_factory is not None and info.annotation == list[int]:
+        return DayListField(label=info.title, help_text=info.description, required=False)
     if isinstance(default, int):
         meta = {type(m).__name__: m for m in info.metadata}
         return forms.IntegerField(
@@ -116,7 +136,7 @@ class AgencyPolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [(zone, zone) for zone in sorted(available_timezones())]
         for name, info in AgencyPolicy.model_fields.items():
-            field = _policy_form_field(name, info)
+            field = None if name in self.fields else _policy_form_field(name, info)
             if field is not None:
                 self.fields[name] = field
 

@@ -63,6 +63,20 @@ class AgencyPolicy(BaseModel):
     partner_top_referrer_min: int = Field(
         3, ge=1, le=1000, title="Top referrers: at least", description="referrals received"
     )
+    # Residents' stays and the updates their referral sources are owed.
+    stays_enabled: bool = Field(
+        True, title="Track residents' stays (move-in, sobriety date, discharge)"
+    )
+    stay_check_in_days: list[int] = Field(
+        default_factory=lambda: [7, 14, 30],
+        title="Update the referral source this many days after move-in",
+        description="days, separated by commas",
+    )
+    stay_milestone_days: list[int] = Field(
+        default_factory=lambda: [30, 60, 90, 182, 365],
+        title="Sobriety milestones the source hears of",
+        description="days sober, separated by commas (182 = 6 months, 365 = 1 year)",
+    )
     # Directory freshness (seed 004).
     listing_verify_days: int = Field(
         180, ge=7, le=1095, title="Verify listings every", description="days"
@@ -81,6 +95,15 @@ class AgencyPolicy(BaseModel):
             raise ValueError("at least one working weekday is needed")
         if any(day < 1 or day > 7 for day in value):
             raise ValueError("weekdays are numbered 1 (Monday) to 7 (Sunday)")
+        return sorted(set(value))
+
+    @field_validator("stay_check_in_days", "stay_milestone_days")
+    @classmethod
+    def _day_list_valid(cls, value: list[int]) -> list[int]:
+        if len(value) > 20:
+            raise ValueError("at most 20 days")
+        if any(day < 1 or day > 3650 for day in value):
+            raise ValueError("each number of days must be between 1 and 3650")
         return sorted(set(value))
 
 

@@ -20,6 +20,7 @@ from referloop.core.permissions import Role
 from referloop.demo.directory import directory_build
 from referloop.demo.partners import partners_build, partners_clear
 from referloop.demo.referrals import referrals_build, referrals_clear
+from referloop.demo.stays import stays_build, stays_clear
 
 DEMO_PASSWORD = "demo-referloop-2026"  # noqa: S105 - demo data only, printed for the user
 DEMO_NETWORK_SLUG = "riverbend"
@@ -89,6 +90,7 @@ def demo_clear() -> None:
         .exclude(agency__in=demo_agencies)
         .values_list("user_id", flat=True)
     )
+    stays_clear(agencies=demo_agencies)
     partners_clear(agencies=demo_agencies)
     referrals_clear(agencies=demo_agencies)
     demo_agencies.delete()
@@ -160,6 +162,7 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     )
     referrals_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
     partners_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
+    stays_build(agencies=agencies, rng=rng, now=now)
     return logins
 
 

@@ -18,6 +18,7 @@ from referloop.core.timeutils import agency_today, local_midnight_utc
 from referloop.directory import selectors as directory_selectors
 from referloop.partners import selectors as partner_selectors
 from referloop.referrals import selectors as referral_selectors
+from referloop.stays import selectors as stay_selectors
 
 SOURCES = (
     core_selectors.due_rows,
@@ -25,6 +26,7 @@ SOURCES = (
     referral_selectors.due_rows,
     client_selectors.consent_due_rows,
     partner_selectors.due_rows,
+    stay_selectors.due_rows,
 )
 
 HORIZON_DAYS = 7

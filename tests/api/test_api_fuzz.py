@@ -27,10 +27,12 @@ from schemathesis.specs.openapi.checks import (
 
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.core.timeutils import agency_today
 from referloop.partners.meetings import meeting_schedule
 from referloop.partners.services import materials_defaults_ensure
 from referloop.referrals.models import Status
 from referloop.referrals.services import Actor, referral_transition
+from referloop.stays import services as stay_services
 from referloop.wsgi import application
 from tests.conftest import make_member
 from tests.directory import factories as directory
@@ -156,10 +158,27 @@ def _partner_records(cast, organization) -> dict:
         contacts=[person.pk],
         relationship=relationship,
     )
+    client = factories.client(agency=cast.agency_a, actor=cast.coordinator)
+    inbound = stay_services.inbound_create(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        data=stay_services.InboundData(
+            client=client, source_organization=organization, source_contact=person
+        ),
+    )
+    stay = stay_services.stay_move_in(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        inbound=inbound,
+        move_in_on=agency_today(cast.agency_a),
+    )
     return {
         "relationship_id": [relationship.pk],
         "contact_id": [person.pk],
         "meeting_id": [meeting.pk],
+        "inbound_id": [inbound.pk],
+        "stay_id": [stay.pk],
+        "update_id": list(stay.updates_owed.values_list("pk", flat=True)),
     }
 
 
