@@ -285,7 +285,7 @@ def inbound_review(
 def inbound_from_network(*, referral, actor=None) -> InboundReferral:
     """The receiving agency's own record of a referral another Referloop agency sent it, so the
     sender's caseworker is owed the same updates as any other source. The client stays the
-    sender's record: staff link a client of their own when the person arrives."""
+    sender's record: staff take it in (a client record of their own) when the person arrives."""
     agency = referral.receiving_agency
     found = InboundReferral.objects.filter(network_referral=referral).first()
     if found is not None:
@@ -297,6 +297,7 @@ def inbound_from_network(*, referral, actor=None) -> InboundReferral:
                 agency=agency,
                 tracking_id=_new_tracking_id(agency),
                 origin=Origin.NETWORK,
+                status=Application.NEW,  # staff link a client record of their own
                 network_referral=referral,
                 source_organization=organization,
                 source_name=referral.agency.name[:200],

@@ -15,10 +15,13 @@ from referloop.core.models import AuditEvent, OutboundEmail
 from referloop.core.services import agency_policy_update
 from referloop.partners.models import Interaction, InteractionKind, Relationship
 from referloop.partners.selectors import partner_page
+from referloop.referrals.services import Actor, referral_accept
 from referloop.stays import selectors, services
 from referloop.stays.models import (
     Application,
     DischargeReason,
+    InboundReferral,
+    Origin,
     UpdateKind,
     UpdateOwed,
     UpdateState,
@@ -463,3 +466,27 @@ def test_metrics_count_conversion_and_on_time_updates_per_source(cast, inbound, 
     )
     assert (row.name, row.referred, row.applied, row.admitted) == ("County Probation", 2, 2, 1)
     assert (row.updates_due, row.updates_on_time, row.on_time_rate) == (2, 1, 0.5)
+
+
+# --- referrals received through Referloop --------------------------------------------------------
+
+
+def test_a_network_referral_taken_in_becomes_the_receivers_inbound_record(
+    cast, frozen, django_capture_on_commit_callbacks
+):
+    bravo = directory.organization(network=cast.network, agency=cast.agency_b, name="Bravo")
+    referral = referral_factories.sample_referral(
+        agency=cast.agency_b, actor=cast.admin_b, partner_agency=cast.agency_a, name="Alpha Home"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        referral_accept(referral=referral, actor=Actor(user=cast.coordinator, agency=cast.agency_a))
+    inbound = InboundReferral.objects.get(network_referral=referral)
+    assert (inbound.agency, inbound.origin, inbound.status) == (
+        cast.agency_a,
+        Origin.NETWORK,
+        Application.NEW,
+    )
+    assert inbound.source_organization == bravo and inbound.client is None
+    # Nothing of the sender's client is copied: staff take it in with a client of their own.
+    assert not InboundReferral.objects.filter(agency=cast.agency_b).exists()
+    assert services.inbound_from_network(referral=referral) == inbound  # once
