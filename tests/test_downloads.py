@@ -52,11 +52,13 @@ def _is_download(path: str, query: dict) -> bool:
     return "format" in query or path.lower().endswith(FILE_ENDINGS)
 
 
-def crawl(client: Client, starts: list[str]) -> dict[str, str]:
-    """{download URL: the page it was found on}, from the pages reachable from `starts`."""
+def crawl(client: Client, starts: list[str], broken: dict | None = None) -> dict[str, str]:
+    """{download URL: the page it was found on}, from the pages reachable from `starts`; links
+    that answer with an error go into `broken` ({URL: (status, the page it was found on)})."""
     seen_patterns: dict[tuple, int] = {}
     visited: set[str] = set()
     downloads: dict[str, str] = {}
+    found_on: dict[str, str] = {}
     queue = deque(starts)
     while queue and len(visited) < MAX_PAGES:
         url = queue.popleft()
@@ -64,6 +66,8 @@ def crawl(client: Client, starts: list[str]) -> dict[str, str]:
             continue
         visited.add(url)
         response = client.get(url)
+        if response.status_code >= 400 and url in found_on and broken is not None:
+            broken[url] = (response.status_code, found_on[url])
         if response.status_code != 200 or "text/html" not in response.get("Content-Type", ""):
             continue
         for href in HREF.findall(response.content.decode()):
@@ -84,6 +88,7 @@ def crawl(client: Client, starts: list[str]) -> dict[str, str]:
             if seen_patterns.get(pattern, 0) >= PER_PATTERN:
                 continue
             seen_patterns[pattern] = seen_patterns.get(pattern, 0) + 1
+            found_on.setdefault(local, url)
             queue.append(local)
     return downloads
 
@@ -128,6 +133,8 @@ def _signed_in(email: str) -> Client:
 
 STARTS = [
     "/worklist/",
+    "/stays/",
+    "/stays/inbound/",
     "/referrals/",
     "/referrals/?direction=inbound",
     "/referrals/?status=completed",
@@ -167,6 +174,17 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("partners:list", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "email",
+    ["coordinator@harbor-house.example.org", "administrator@riverbend-treatment.example.org"],
+)
+def test_every_link_a_page_renders_answers(demo, email):
+    broken: dict[str, tuple[int, str]] = {}
+    crawl(_signed_in(email), STARTS, broken)
+    assert not broken, f"links that answer with an error: {broken}"
 
 
 @pytest.mark.django_db
