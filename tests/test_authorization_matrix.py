@@ -23,6 +23,7 @@ from referloop.core.models import AuditEvent, Membership, OutboundEmail
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
+from referloop.core.timeutils import agency_today
 from referloop.directory.models import Contact
 from referloop.partners import services as partner_services
 from referloop.partners.meetings import meeting_cancel, meeting_schedule
@@ -1148,6 +1149,15 @@ def _stay_in(agency, actor, name) -> Stay:
     )
 
 
+def _standalone_stay(agency, actor) -> Stay:
+    return stay_services.stay_move_in(
+        agency=agency,
+        actor=actor,
+        client=referral_factories.client(agency=agency, actor=actor),
+        move_in_on=agency_today(agency),
+    )
+
+
 def _own_inbound(cast: Cast) -> dict:
     return {"pk": _inbound_in(cast.agency_a, cast.coordinator, "Inbound Source").pk}
 
@@ -1191,6 +1201,11 @@ MATRIX |= {
     "stays:residents": Route(anonymous=LOGIN),
     "stays:inbound_list": Route(anonymous=LOGIN),
     "stays:inbound_create": Route(anonymous=LOGIN, **_WRITE_PAGE),
+    "stays:move_in_client": Route(anonymous=LOGIN, **_WRITE_PAGE),
+    "stays:stay_detail": _partner_object(
+        lambda cast: {"pk": _standalone_stay(cast.agency_a, cast.coordinator).pk},
+        lambda cast: {"pk": _standalone_stay(cast.agency_b, cast.admin_b).pk},
+    ),
     "stays:inbound_detail": _partner_object(_own_inbound, _other_inbound),
     "stays:inbound_review": _partner_object(_own_inbound, _other_inbound, **_STAY_POST),
     "stays:application": _partner_object(_own_inbound, _other_inbound, **_STAY_POST),

@@ -145,6 +145,26 @@ def inbound_create(request):
     )
 
 
+def _stay_forms(request, stay, **forms) -> dict:
+    """The stay's numbers and its edit and discharge forms (on the inbound page or its own)."""
+    if stay is None:
+        return {"stay_form": None, "discharge_form": None}
+    today = agency_today(request.agency)
+    initial = {
+        "sobriety_on": stay.sobriety_on,
+        "house": stay.house,
+        "tell_source_of_discharge": stay.tell_source_of_discharge,
+        "version": stay.version,
+    }
+    return {
+        "days_sober": (today - stay.sobriety_on).days if stay.sobriety_on else None,
+        "days_here": ((stay.discharge_on or today) - stay.move_in_on).days,
+        "stay_form": forms.get("stay_form") or StayForm(initial=initial),
+        "discharge_form": forms.get("discharge_form")
+        or DischargeForm(initial={"discharge_on": today}),
+    }
+
+
 def _detail_context(request, inbound, **forms):
     page = selectors.inbound_page(inbound=inbound)
     stay = page.stay
@@ -161,26 +181,10 @@ def _detail_context(request, inbound, **forms):
         "page": page,
         "stay": stay,
         "relationship": relationship,
-        "days_sober": (today - stay.sobriety_on).days if stay and stay.sobriety_on else None,
-        "days_here": (today - stay.move_in_on).days if stay else None,
         "application_form": forms.get("application_form")
         or ApplicationForm(initial={"status": inbound.status, "version": inbound.version}),
         "move_in_form": forms.get("move_in_form") or MoveInForm(initial={"move_in_on": today}),
-        "stay_form": forms.get("stay_form")
-        or (
-            StayForm(
-                initial={
-                    "sobriety_on": stay.sobriety_on,
-                    "house": stay.house,
-                    "tell_source_of_discharge": stay.tell_source_of_discharge,
-                    "version": stay.version,
-                }
-            )
-            if stay
-            else None
-        ),
-        "discharge_form": forms.get("discharge_form")
-        or DischargeForm(initial={"discharge_on": today}),
+        **_stay_forms(request, stay, **forms),
         "review_form": forms.get("review_form")
         or (SourceForm(agency=request.agency) if inbound.status == Application.NEW else None),
         "client_query": request.GET.get("q", "").strip()[:200],
@@ -293,7 +297,69 @@ def _stay(request, pk) -> Stay:
 
 
 def _stay_back(stay) -> str:
-    return _inbound_url(stay.inbound) if stay.inbound_id else reverse("stays:residents")
+    if stay.inbound_id:
+        return _inbound_url(stay.inbound)
+    return reverse("stays:stay_detail", args=[stay.pk])
+
+
+def _stay_again(request, stay, **forms):
+    """The page the stay's forms are on, again, with a form's errors (400)."""
+    if stay.inbound_id:
+        return _detail_again(request, _inbound(request, stay.inbound_id), **forms)
+    stay.refresh_from_db()
+    context = {"stay": stay, **_stay_forms(request, stay, **forms)}
+    return render(request, "stays/stay_detail.html", context, status=400)
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def stay_detail(request, pk):
+    """A stay of its own page: a resident who came without a partner's referral."""
+    stay = _stay(request, pk)
+    if stay.inbound_id:
+        return redirect(_inbound_url(stay.inbound))
+    audit_record(action="view", request=request, obj=stay)
+    context = {"stay": stay, **_stay_forms(request, stay)}
+    return render(request, "stays/stay_detail.html", context)
+
+
+@agency_member_required(Perm.WRITE)
+@require_http_methods(["GET", "POST"])
+def move_in_client(request):
+    """A move-in without a partner's referral (a self-referral, a walk-in): the client first."""
+    agency = request.agency
+    client = None
+    if request.GET.get("client", "").isdigit():
+        client = get_for_user_or_404(Client, request, pk=int(request.GET["client"]))
+    if client is None:
+        query = request.GET.get("q", "").strip()[:200]
+        found = client_selectors.client_search(agency=agency, text=query) if query else []
+        context = {"query": query, "found": found, "move_in": True}
+        return render(request, "stays/inbound_client.html", context)
+    form = MoveInForm(request.POST or None, initial={"move_in_on": agency_today(agency)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            stay = services.stay_move_in(
+                agency=agency,
+                actor=request.user,
+                client=client,
+                move_in_on=form.cleaned_data["move_in_on"],
+                sobriety_on=form.cleaned_data["sobriety_on"],
+                house=form.cleaned_data["house"],
+                request=request,
+            )
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            messages.success(request, "Move-in recorded.")
+            return redirect("stays:stay_detail", pk=stay.pk)
+    audit_record(action="view", request=request, obj=client, detail={"form": "move-in"})
+    return render(
+        request,
+        "stays/move_in.html",
+        {"form": form, "client": client},
+        status=400 if form.errors else 200,
+    )
 
 
 @agency_member_required(Perm.WRITE)
@@ -318,10 +384,7 @@ def stay_edit(request, pk):
         else:
             messages.success(request, "Stay saved.")
             return redirect(_stay_back(stay))
-    if stay.inbound_id:
-        return _detail_again(request, _inbound(request, stay.inbound_id), stay_form=form)
-    messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
-    return redirect("stays:residents")
+    return _stay_again(request, stay, stay_form=form)
 
 
 @agency_member_required(Perm.WRITE)
@@ -345,10 +408,7 @@ def discharge(request, pk):
         else:
             messages.success(request, "Discharge recorded.")
             return redirect(_stay_back(stay))
-    if stay.inbound_id:
-        return _detail_again(request, _inbound(request, stay.inbound_id), discharge_form=form)
-    messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
-    return redirect("stays:residents")
+    return _stay_again(request, stay, discharge_form=form)
 
 
 # --- owed updates -----------------------------------------------------------------------------

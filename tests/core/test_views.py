@@ -25,8 +25,12 @@ def policy_post(**overrides) -> dict:
         "holidays": "2026-12-25\n2027-01-01\n",
     }
     for name, info in AgencyPolicy.model_fields.items():
+        if isinstance(info.default, bool):
+            continue  # an unticked box: the opposite of the default (True)
         if isinstance(info.default, int):
             data[name] = str(info.default + 1)
+    data["stay_check_in_days"] = "10, 3"
+    data["stay_milestone_days"] = "30 90"
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -55,8 +59,11 @@ def test_saving_agency_settings(cast):
     assert agency.policy_reviewed_at is not None
     policy = agency.policies
     for name, info in AgencyPolicy.model_fields.items():
-        if isinstance(info.default, int):
+        if isinstance(info.default, bool):
+            assert getattr(policy, name) is not info.default, name
+        elif isinstance(info.default, int):
             assert getattr(policy, name) == info.default + 1, name
+    assert (policy.stay_check_in_days, policy.stay_milestone_days) == ([3, 10], [30, 90])
     assert policy.working_weekdays == [1, 2, 3, 4]
     assert policy.holidays == [date(2026, 12, 25), date(2027, 1, 1)]
     event = AuditEvent.objects.get(action="update", object_type="core.agency")
@@ -81,6 +88,8 @@ def test_saving_agency_settings(cast):
         ({"holidays": "not-a-date"}, "holidays", "valid date"),
         ({"working_weekdays": None}, "working_weekdays", "required"),
         ({"working_weekdays": ["8"]}, "working_weekdays", "not one of the available choices"),
+        ({"stay_check_in_days": "a week"}, "stay_check_in_days", "whole numbers of days"),
+        ({"stay_milestone_days": "0, 30"}, "stay_milestone_days", "between 1 and 3650"),
     ],
 )
 def test_invalid_agency_settings_change_nothing(cast, overrides, field, message):

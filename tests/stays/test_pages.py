@@ -390,3 +390,45 @@ def test_the_api_records_decides_moves_in_and_sends_within_consent(cast, source,
         f"{base}/application", {"status": "withdrawn"}, content_type="application/json"
     )
     assert read_only.status_code == 403
+
+
+def test_a_move_in_without_a_referral_has_its_own_stay_page(cast, dana, frozen):
+    web = client_for(cast.coordinator)
+    found = web.get("/stays/move-in/?q=rivers").content.decode()
+    assert f'href="?client={dana.pk}"' in found
+    bad = web.post(f"/stays/move-in/?client={dana.pk}", {"move_in_on": "2026-03-09"})
+    assert bad.status_code == 400 and "not a future date" in bad.content.decode()
+    made = web.post(
+        f"/stays/move-in/?client={dana.pk}", {"move_in_on": "2026-03-01", "house": "Elm"}
+    )
+    stay = Stay.objects.get()
+    assert made["Location"] == f"/stays/{stay.pk}/" and stay.inbound is None
+    assert not UpdateOwed.objects.exists()  # nobody referred them: nobody is owed news
+    page = web.get(made["Location"]).content.decode()
+    assert "no partner is owed updates" in page and "(1 day)" in page
+    assert f'href="/stays/{stay.pk}/"' in web.get("/stays/").content.decode()
+    wrong = web.post(
+        f"/stays/{stay.pk}/edit/",
+        {"sobriety_on": "2026-04-01", "house": "Elm", "version": stay.version},
+    )
+    assert wrong.status_code == 400 and "cannot be in the future" in wrong.content.decode()
+    early = web.post(
+        f"/stays/{stay.pk}/discharge/", {"discharge_on": "2026-02-01", "reason": "left"}
+    )
+    assert early.status_code == 400 and "before the move-in" in early.content.decode()
+    done = web.post(
+        f"/stays/{stay.pk}/discharge/", {"discharge_on": "2026-03-02", "reason": "left"}
+    )
+    assert done["Location"] == f"/stays/{stay.pk}/"
+    stay.refresh_from_db()
+    assert stay.discharge_reason == "left"
+    assert "Record the discharge" not in web.get(f"/stays/{stay.pk}/").content.decode()
+
+
+def test_a_stay_from_a_referral_opens_on_the_referrals_page(cast, source, dana):
+    inbound = _inbound(cast, source, dana)
+    stay = services.stay_move_in(
+        agency=cast.agency_a, actor=cast.coordinator, inbound=inbound, move_in_on=date(2026, 3, 2)
+    )
+    response = client_for(cast.coordinator).get(f"/stays/{stay.pk}/")
+    assert response["Location"] == f"/stays/inbound/{inbound.pk}/"
