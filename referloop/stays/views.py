@@ -101,18 +101,25 @@ def inbound_list(request):
     )
 
 
+def _client_step(request, *, move_in: bool):
+    """The first step of a form about one client: the client of `?client=`, else the search
+    page to find them (client, None) or (None, page)."""
+    if request.GET.get("client", "").isdigit():
+        return get_for_user_or_404(Client, request, pk=int(request.GET["client"])), None
+    query = request.GET.get("q", "").strip()[:200]
+    found = client_selectors.client_search(agency=request.agency, text=query) if query else []
+    context = {"query": query, "found": found, "move_in": move_in}
+    return None, render(request, "stays/inbound_client.html", context)
+
+
 @agency_member_required(Perm.WRITE)
 @require_http_methods(["GET", "POST"])
 def inbound_create(request):
     """Record a referral a partner made to us: first the client, then who referred them."""
     agency = request.agency
-    client = None
-    if request.GET.get("client", "").isdigit():
-        client = get_for_user_or_404(Client, request, pk=int(request.GET["client"]))
+    client, search_page = _client_step(request, move_in=False)
     if client is None:
-        query = request.GET.get("q", "").strip()[:200]
-        found = client_selectors.client_search(agency=agency, text=query) if query else []
-        return render(request, "stays/inbound_client.html", {"query": query, "found": found})
+        return search_page
     form = InboundForm(
         request.POST or None, agency=agency, initial={"referred_on": agency_today(agency)}
     )
@@ -328,14 +335,9 @@ def stay_detail(request, pk):
 def move_in_client(request):
     """A move-in without a partner's referral (a self-referral, a walk-in): the client first."""
     agency = request.agency
-    client = None
-    if request.GET.get("client", "").isdigit():
-        client = get_for_user_or_404(Client, request, pk=int(request.GET["client"]))
+    client, search_page = _client_step(request, move_in=True)
     if client is None:
-        query = request.GET.get("q", "").strip()[:200]
-        found = client_selectors.client_search(agency=agency, text=query) if query else []
-        context = {"query": query, "found": found, "move_in": True}
-        return render(request, "stays/inbound_client.html", context)
+        return search_page
     form = MoveInForm(request.POST or None, initial={"move_in_on": agency_today(agency)})
     if request.method == "POST" and form.is_valid():
         try:
