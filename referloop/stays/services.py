@@ -499,7 +499,9 @@ def stay_update(
     _dates_check(agency, move_in_on=stay.move_in_on, sobriety_on=sobriety_on, inbound=None)
     with transaction.atomic():
         locked = (
-            Stay.objects.select_for_update().select_related("agency", "inbound").get(pk=stay.pk)
+            Stay.objects.select_for_update(of=("self",))
+            .select_related("agency", "inbound")
+            .get(pk=stay.pk)
         )
         _version_check(locked, version)
         changed = locked.sobriety_on != sobriety_on
@@ -544,7 +546,9 @@ def stay_discharge(
         )
     with transaction.atomic():
         locked = (
-            Stay.objects.select_for_update().select_related("agency", "inbound").get(pk=stay.pk)
+            Stay.objects.select_for_update(of=("self",))
+            .select_related("agency", "inbound")
+            .get(pk=stay.pk)
         )
         if not locked.is_current:
             raise DomainError("This stay has ended already.", field="discharge_on")
@@ -604,7 +608,8 @@ def update_send(
     partner_services.remuneration_refuse(body, field="body")
     with transaction.atomic():
         locked = (
-            UpdateOwed.objects.select_for_update()
+            # of=("self",): PostgreSQL cannot lock the nullable side of an outer join.
+            UpdateOwed.objects.select_for_update(of=("self",))
             .select_related(
                 "agency",
                 "inbound__client",
