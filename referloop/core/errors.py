@@ -10,3 +10,29 @@ class DomainError(Exception):
         self.message = message
         self.field = field
         self.code = code
+
+
+def clean_text(
+    value, *, field: str, max_length: int, required: bool = False, label: str = ""
+) -> str:
+    """Free text from a form or the API, trimmed; refused (naming the field) when it holds a NUL,
+    is missing though required, or is too long."""
+    value = str(value or "").strip()
+    named = label or field.replace("_", " ")
+    if "\x00" in value:
+        raise DomainError("Remove the NUL character.", field=field)
+    if required and not value:
+        raise DomainError(f"Enter {named}.", field=field)
+    if len(value) > max_length:
+        raise DomainError(f"Keep {named} to {max_length} characters.", field=field)
+    return value
+
+
+def version_check(row, version: int | None) -> None:
+    """Refuses a change made from a stale copy of `row` (its `version` moved on since)."""
+    if version is not None and row.version != version:
+        raise DomainError(
+            "Someone changed this record since you opened it: reload and try again.",
+            field="version",
+            code="conflict",
+        )

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from faker import Faker
 
@@ -79,8 +79,18 @@ def _agency_specs(size: DemoSize, fake: Faker) -> list[tuple[str, str]]:
     return specs
 
 
+def _statistics_refresh() -> None:
+    """PostgreSQL plans by its table statistics, which autovacuum refreshes only after a load
+    commits: inside the transaction that bulk-loaded the demo they still say "empty", and the
+    clear's deletes by subquery become nested loops over every row (minutes, not seconds)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
 def demo_clear() -> None:
     """Removes every demo network with its agencies and the users who belong only to them."""
+    _statistics_refresh()
     demo_agencies = Agency.objects.filter(network__is_demo=True)
     demo_user_ids = set(
         Membership.objects.filter(agency__in=demo_agencies).values_list("user_id", flat=True)
@@ -163,6 +173,7 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     referrals_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
     partners_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
     stays_build(agencies=agencies, rng=rng, now=now)
+    _statistics_refresh()
     return logins
 
 

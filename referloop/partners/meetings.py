@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from referloop.core.audit import audit_record
-from referloop.core.errors import DomainError
+from referloop.core.errors import DomainError, clean_text
 from referloop.core.models import Membership, User
 from referloop.core.outbox import outbox_enqueue
 from referloop.directory.models import Contact
@@ -33,7 +33,6 @@ from referloop.partners.models import (
     Relationship,
 )
 from referloop.partners.services import (
-    _text,
     relationship_next_step_set,
     remuneration_refuse,
 )
@@ -56,9 +55,9 @@ class Invitee:
 
 
 def _details(*, title, starts_at, ends_at, location, description, kind) -> dict:
-    title = _text(title, field="title", max_length=200, required=True, label="a title")
-    location = _text(location, field="location", max_length=300)
-    description = _text(description, field="description", max_length=4000)
+    title = clean_text(title, field="title", max_length=200, required=True, label="a title")
+    location = clean_text(location, field="location", max_length=300)
+    description = clean_text(description, field="description", max_length=4000)
     remuneration_refuse(description, field="description")
     if kind not in MEETING_KINDS:
         raise DomainError("A meeting is in person or by video.", field="kind")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from referloop.core.audit import audit_record
-from referloop.core.errors import DomainError
+from referloop.core.errors import DomainError, clean_text
 from referloop.core.models import Membership, OutboundEmail
 from referloop.core.outbox import outbox_cancel, outbox_enqueue
 from referloop.core.timeutils import agency_today
@@ -52,19 +52,6 @@ NEWS_STATUSES = frozenset(
 
 
 # --- input checks -----------------------------------------------------------------------------
-
-
-def _text(value, *, field: str, max_length: int, required: bool = False, label: str = "") -> str:
-    value = (value or "").strip()
-    if "\x00" in value:
-        raise DomainError("Remove the NUL character.", field=field)
-    if required and not value:
-        raise DomainError(f"Enter {label or field.replace('_', ' ')}.", field=field)
-    if len(value) > max_length:
-        raise DomainError(
-            f"Keep {label or field.replace('_', ' ')} to {max_length} characters.", field=field
-        )
-    return value
 
 
 def email_normalized(value: str, *, field: str = "email") -> str:
@@ -216,9 +203,9 @@ def relationship_update(
             raise DomainError(f"Unknown tier '{tier}'.", field="tier")
         changes["tier"] = tier
     if considers is not None:
-        changes["considers"] = _text(considers, field="considers", max_length=4000)
+        changes["considers"] = clean_text(considers, field="considers", max_length=4000)
     if mutual_benefits is not None:
-        changes["mutual_benefits"] = _text(
+        changes["mutual_benefits"] = clean_text(
             mutual_benefits, field="mutual_benefits", max_length=4000
         )
         remuneration_refuse(changes["mutual_benefits"], field="mutual_benefits")
@@ -246,8 +233,8 @@ def relationship_stage_move(
     """Moves a relationship to another stage; "not a fit" needs the reason."""
     if stage not in Stage.values:
         raise DomainError(f"Unknown stage '{stage}'.", field="stage")
-    reason = _text(reason, field="reason", max_length=500)
-    note = _text(note, field="note", max_length=500)
+    reason = clean_text(reason, field="reason", max_length=500)
+    note = clean_text(note, field="note", max_length=500)
     if stage == Stage.NOT_A_FIT and not reason:
         raise DomainError("Say why this partner is not a fit.", field="reason")
     with transaction.atomic():
@@ -289,7 +276,7 @@ def relationship_next_step_set(
     """Sets (or with "" and None clears) the relationship's next step. With
     `unless_changed_from`, only a next step still reading that is replaced: a meeting moved or
     cancelled updates its own next step, never one someone has written since."""
-    next_step = _text(next_step, field="next_step", max_length=500)
+    next_step = clean_text(next_step, field="next_step", max_length=500)
     with transaction.atomic():
         locked = _locked(relationship)
         if unless_changed_from is not None and locked.next_step != unless_changed_from:
@@ -418,8 +405,10 @@ def partner_organization_create(
 ) -> Organization:
     """An organization the network's directory lacks, added for a partner (a CRM import): a plain
     listing, with its phone number, for the network to complete."""
-    name = _text(name, field="name", max_length=300, required=True, label="the organization's name")
-    website = _text(website, field="website", max_length=500)
+    name = clean_text(
+        name, field="name", max_length=300, required=True, label="the organization's name"
+    )
+    website = clean_text(website, field="website", max_length=500)
     if website:
         try:
             URLValidator(schemes=["http", "https"])(website)
@@ -455,8 +444,8 @@ def partner_contact_create(
 ) -> Contact:
     """A partner person at a directory organization: the directory contact, their current
     position, and a key contact of the agency's relationship with that organization."""
-    name = _text(name, field="name", max_length=200, required=True, label="the person's name")
-    title = _text(title, field="title", max_length=200)
+    name = clean_text(name, field="name", max_length=200, required=True, label="the person's name")
+    title = clean_text(title, field="title", max_length=200)
     email = email_normalized(email)
     extra = [e for e in _emails(other_emails, field="other_emails") if e.lower() != email.lower()]
     organization = _network_organization(agency, organization)
@@ -499,8 +488,8 @@ def partner_contact_update(
     request=None,
 ) -> Contact:
     """Corrects a person's name, title, addresses and numbers (a new job is `contact_move`)."""
-    name = _text(name, field="name", max_length=200, required=True, label="the person's name")
-    title = _text(title, field="title", max_length=200)
+    name = clean_text(name, field="name", max_length=200, required=True, label="the person's name")
+    title = clean_text(title, field="title", max_length=200)
     email = email_normalized(email)
     extra = [e for e in _emails(other_emails, field="other_emails") if e.lower() != email.lower()]
     with transaction.atomic():
@@ -528,7 +517,7 @@ def contact_move(
     that day, the history stays; every agency that worked with the person at the old place gets
     a worklist item to re-establish the relationship at the new one."""
     organization = _network_organization(agency, organization)
-    title = _text(title, field="title", max_length=200)
+    title = clean_text(title, field="title", max_length=200)
     on = on or agency_today(agency)
     with transaction.atomic():
         current = (
@@ -714,8 +703,8 @@ def interaction_log(
             "An interaction is logged once it happened: the date is in the future.",
             field="occurred_at",
         )
-    summary = _text(summary, field="summary", max_length=4000)
-    next_step = _text(next_step, field="next_step", max_length=500)
+    summary = clean_text(summary, field="summary", max_length=4000)
+    next_step = clean_text(next_step, field="next_step", max_length=500)
     remuneration_refuse(summary, field="summary")
     remuneration_refuse(next_step, field="next_step")
     if (
@@ -857,7 +846,7 @@ def material_save(
     material: Material | None = None,
     request=None,
 ) -> Material:
-    name = _text(name, field="name", max_length=200, required=True, label="a name")
+    name = clean_text(name, field="name", max_length=200, required=True, label="a name")
     if kind not in MaterialKind.values:
         raise DomainError(f"Unknown material type '{kind}'.", field="kind")
     if on_hand < 0 or on_hand > 1_000_000:

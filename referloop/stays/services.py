@@ -12,7 +12,7 @@ from django.utils import timezone
 from referloop.clients.models import Channel, Client
 from referloop.clients.services import disclosure_record
 from referloop.core.audit import audit_record
-from referloop.core.errors import DomainError
+from referloop.core.errors import DomainError, clean_text, version_check
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.timeutils import agency_today, agency_zone, local_midnight_utc
 from referloop.core.tracking_ids import tracking_id_generate
@@ -54,26 +54,6 @@ APPLICATION_MOVES = {
     Application.WITHDRAWN: set(),
 }
 DECISIONS = {Application.APPROVED, Application.WAITLISTED, Application.DENIED}
-
-
-def _text(value, *, field: str, max_length: int, required: bool = False, label: str = "") -> str:
-    text = str(value or "").replace("\x00", "").strip()
-    if required and not text:
-        raise DomainError(
-            f"{label or field.replace('_', ' ').capitalize()} is required.", field=field
-        )
-    if len(text) > max_length:
-        raise DomainError(f"At most {max_length} characters.", field=field)
-    return text
-
-
-def _version_check(row, version: int | None) -> None:
-    if version is not None and row.version != version:
-        raise DomainError(
-            "Someone changed this record since you opened it: reload and try again.",
-            field="version",
-            code="conflict",
-        )
 
 
 def _new_tracking_id(agency) -> str:
@@ -174,7 +154,7 @@ def inbound_create(*, agency, actor, data: InboundData, request=None) -> Inbound
             client=client,
             source_organization=organization,
             source_contact=contact,
-            note=_text(data.note, field="note", max_length=4000),
+            note=clean_text(data.note, field="note", max_length=4000),
             owner=data.owner or actor,
             referred_at=referred_at,
         )
@@ -207,10 +187,10 @@ FORM_AUDIT_ACTION = "referral_form"  # the audit rows the public form's rate lim
 def inbound_from_form(*, agency, data: FormSubmission, request=None) -> InboundReferral:
     """A draft inbound referral from the public form (no account): staff review it, link a
     client and the source, and it becomes a referral. The answer is its tracking ID."""
-    source_name = _text(
+    source_name = clean_text(
         data.source_name, field="source_name", max_length=200, required=True, label="Your name"
     )
-    organization_name = _text(
+    organization_name = clean_text(
         data.source_organization_name,
         field="source_organization_name",
         max_length=200,
@@ -225,7 +205,7 @@ def inbound_from_form(*, agency, data: FormSubmission, request=None) -> InboundR
         if str(data.source_phone or "").strip()
         else ""
     )
-    person = _text(
+    person = clean_text(
         data.person_name,
         field="person_name",
         max_length=200,
@@ -239,8 +219,8 @@ def inbound_from_form(*, agency, data: FormSubmission, request=None) -> InboundR
         origin=Origin.FORM,
         status=Application.NEW,
         person_name=person,
-        person_contact=_text(data.person_contact, field="person_contact", max_length=500),
-        note=_text(data.note, field="note", max_length=4000),
+        person_contact=clean_text(data.person_contact, field="person_contact", max_length=500),
+        note=clean_text(data.note, field="note", max_length=4000),
         source_name=f"{source_name}, {organization_name}"[:200],
         source_email=email,
         source_phone=phone,
@@ -319,14 +299,14 @@ def application_record(
 ) -> InboundReferral:
     """Records where the application stands. A decision owes the source news: a denial at once
     (urgent), an approval or a wait-list within the policy's days."""
-    reason = _text(reason, field="reason", max_length=500)
+    reason = clean_text(reason, field="reason", max_length=500)
     if status not in Application.values:
         raise DomainError(f"Unknown application status '{status}'.", field="status")
     if status == Application.DENIED and not reason:
         raise DomainError("Say why the application was denied.", field="reason")
     with transaction.atomic():
         locked = InboundReferral.objects.select_for_update().get(pk=inbound.pk)
-        _version_check(locked, version)
+        version_check(locked, version)
         if status not in APPLICATION_MOVES[locked.status]:
             raise DomainError(
                 f"An application that is {locked.get_status_display().lower()} cannot become "
@@ -448,7 +428,7 @@ def stay_move_in(
         client = _own_client(agency, client)
         if client is None:
             raise DomainError("Choose the resident.", field="client")
-    house = _text(house, field="house", max_length=200)
+    house = clean_text(house, field="house", max_length=200)
     _dates_check(agency, move_in_on=move_in_on, sobriety_on=sobriety_on, inbound=inbound)
     with transaction.atomic():
         if inbound is not None:
@@ -495,7 +475,7 @@ def stay_update(
     """Corrects the sobriety date (a relapse restarts it), the house, and whether the source
     hears of a discharge. Milestones not yet settled follow the new date."""
     agency = stay.agency
-    house = _text(house, field="house", max_length=200)
+    house = clean_text(house, field="house", max_length=200)
     _dates_check(agency, move_in_on=stay.move_in_on, sobriety_on=sobriety_on, inbound=None)
     with transaction.atomic():
         locked = (
@@ -503,7 +483,7 @@ def stay_update(
             .select_related("agency", "inbound")
             .get(pk=stay.pk)
         )
-        _version_check(locked, version)
+        version_check(locked, version)
         changed = locked.sobriety_on != sobriety_on
         locked.sobriety_on, locked.house = sobriety_on, house
         locked.tell_source_of_discharge = tell_source_of_discharge
@@ -534,7 +514,7 @@ def stay_discharge(
     agency = stay.agency
     if reason not in DischargeReason.values:
         raise DomainError("Choose why the stay ended.", field="reason")
-    note = _text(note, field="note", max_length=500)
+    note = clean_text(note, field="note", max_length=500)
     if discharge_on > agency_today(agency):
         raise DomainError(
             "Record a discharge once it happened: not a future date.", field="discharge_on"
@@ -603,8 +583,8 @@ def update_send(
     """Sends the update to the source contact by e-mail, only within what the client consented
     to share with that source; records the disclosure, logs it as a status-update interaction
     with that person (it counts toward the relationship's cadence), and settles the item."""
-    subject = _text(subject, field="subject", max_length=200, required=True)
-    body = _text(body, field="body", max_length=8000, required=True, label="The message")
+    subject = clean_text(subject, field="subject", max_length=200, required=True)
+    body = clean_text(body, field="body", max_length=8000, required=True, label="the message")
     partner_services.remuneration_refuse(body, field="body")
     with transaction.atomic():
         locked = (
@@ -707,7 +687,7 @@ def _update_deliver(locked, decision, *, actor, to: str, subject: str, body: str
 
 def update_skip(*, update: UpdateOwed, actor, reason: str, request=None) -> UpdateOwed:
     """Settles an owed update without sending it (the reason is kept: it counts as not sent)."""
-    reason = _text(reason, field="reason", max_length=500, required=True, label="A reason")
+    reason = clean_text(reason, field="reason", max_length=500, required=True, label="a reason")
     with transaction.atomic():
         locked = UpdateOwed.objects.select_for_update().get(pk=update.pk)
         if locked.state != UpdateState.OWED:
@@ -727,8 +707,8 @@ def template_save(*, agency, actor, kind: str, subject: str, body: str, request=
     """The agency's wording for one kind of update; placeholders are checked before saving."""
     if kind not in UpdateKind.values:
         raise DomainError(f"Unknown update kind '{kind}'.", field="kind")
-    subject = _text(subject, field="subject", max_length=200, required=True)
-    body = _text(body, field="body", max_length=8000, required=True, label="The message")
+    subject = clean_text(subject, field="subject", max_length=200, required=True)
+    body = clean_text(body, field="body", max_length=8000, required=True, label="the message")
     for field, text in (("subject", subject), ("body", body)):
         unknown = selectors.unknown_placeholders(text)
         if unknown:
