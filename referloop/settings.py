@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "referloop.referrals",
     "referloop.partners",
     "referloop.stays",
+    "referloop.intake",
     "referloop.worklist",
     "referloop.demo",  # `referloop demo`: the demo network (uses every app, so it comes last)
 ]

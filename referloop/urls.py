@@ -22,6 +22,7 @@ urlpatterns = [
     path("clients/", include("referloop.clients.urls")),
     path("partners/", include("referloop.partners.urls")),
     path("stays/", include("referloop.stays.urls")),
+    path("intake/", include("referloop.intake.urls")),
     path("refer/<slug:slug>/", stays_public.refer_someone, name="refer_someone"),
     path("r/", include("referloop.referrals.reply_urls")),
     path("", include("referloop.core.urls")),

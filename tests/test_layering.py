@@ -16,6 +16,7 @@ FLOORS = {
     "referrals": 1,
     "partners": 1,
     "stays": 1,
+    "intake": 1,
     "worklist": 2,
     "reports": 2,
     "api": 2,

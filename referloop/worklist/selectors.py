@@ -16,6 +16,7 @@ from referloop.core import selectors as core_selectors
 from referloop.core.due import DueItem, due_count_of, due_items_of
 from referloop.core.timeutils import agency_today, local_midnight_utc
 from referloop.directory import selectors as directory_selectors
+from referloop.intake import selectors as intake_selectors
 from referloop.partners import selectors as partner_selectors
 from referloop.referrals import selectors as referral_selectors
 from referloop.stays import selectors as stay_selectors
@@ -27,6 +28,7 @@ SOURCES = (
     client_selectors.consent_due_rows,
     partner_selectors.due_rows,
     stay_selectors.due_rows,
+    intake_selectors.due_rows,
 )
 
 HORIZON_DAYS = 7
