@@ -9,6 +9,7 @@ from referloop.core.errors import DomainError
 from referloop.core.selectors import api_token_authenticate
 from referloop.core.services import api_token_touch
 from referloop.directory.api import router as directory_router
+from referloop.intake.api import router as intake_router
 from referloop.partners.api import router as partners_router
 from referloop.referrals.api import router as referrals_router
 from referloop.stays.api import router as stays_router
@@ -62,4 +63,5 @@ api.add_router("/directory", directory_router)
 api.add_router("/", clients_router)
 api.add_router("/partners", partners_router)
 api.add_router("/stays", stays_router)
+api.add_router("/intake", intake_router)
 api.add_router("/", referrals_router)

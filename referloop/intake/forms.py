@@ -66,8 +66,12 @@ SECTIONS = [
 
 
 class ScreeningForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices, initial=Channel.PHONE, label="Came in by")
-    caller = forms.ChoiceField(choices=Caller.choices, initial=Caller.SELF, label="Who is calling")
+    channel = forms.ChoiceField(
+        choices=Channel.choices, initial=Channel.PHONE, required=False, label="Came in by"
+    )
+    caller = forms.ChoiceField(
+        choices=Caller.choices, initial=Caller.SELF, required=False, label="Who is calling"
+    )
     first_name = NoNulCharField(max_length=100, required=False, label="First name")
     last_name = NoNulCharField(max_length=100, required=False, label="Last name")
     phone = NoNulCharField(max_length=50, required=False, label="Phone")
@@ -134,13 +138,11 @@ class ScreeningForm(forms.Form):
 
     def to_data(self) -> ScreeningData:
         data = self.cleaned_data
-        return ScreeningData(
-            **{
-                name: data.get(name)
-                for name in ScreeningData.__dataclass_fields__
-                if name in self.fields
-            }
-        )
+        values = {name: data.get(name) for name in ScreeningData.__dataclass_fields__}
+        # Not chosen: how most inquiries come (a phone call from the person themself).
+        values["channel"] = values["channel"] or Channel.PHONE
+        values["caller"] = values["caller"] or Caller.SELF
+        return ScreeningData(**values)
 
 
 class AssignForm(forms.Form):

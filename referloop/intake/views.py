@@ -183,6 +183,14 @@ def inquiry_create(request):
                     request,
                     f"Inquiry {inquiry.pk} recorded: {inquiry.get_outcome_display().lower()}.",
                 )
+                refer_to = request.POST.get("refer_service", "")
+                option = (
+                    inquiry.options.filter(service_id=int(refer_to)).first()
+                    if refer_to.isdigit()
+                    else None
+                )
+                if option is not None:
+                    return redirect("intake:refer", pk=inquiry.pk, option_pk=option.pk)
                 return redirect("intake:detail", pk=inquiry.pk)
         panel = _panel(request, form)
     return render(

@@ -403,7 +403,8 @@ def test_identifying_answers_are_encrypted_at_rest(cast, county):
     inquiry = _create(cast, safe_contact_note="Only after 6 pm")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT first_name, last_name, phone, safe_contact_note FROM intake_inquiry WHERE id = %s",
+            "SELECT first_name, last_name, phone, safe_contact_note FROM intake_inquiry"
+            " WHERE id = %s",
             [inquiry.pk],
         )
         stored = cursor.fetchone()
