@@ -25,6 +25,8 @@ from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from referloop.core.timeutils import agency_today
 from referloop.directory.models import Contact
+from referloop.intake import services as intake_services
+from referloop.intake.models import Inquiry
 from referloop.partners import services as partner_services
 from referloop.partners.meetings import meeting_cancel, meeting_schedule
 from referloop.partners.models import KeyContact, Material, Meeting, Relationship, Stage
@@ -1293,6 +1295,116 @@ MATRIX |= {
     ),
 }
 
+# --- intake ---------------------------------------------------------------------------------------
+
+
+def _inquiry_in(agency, actor) -> Inquiry:
+    """An inquiry referred out (its options are the agency's network's DV services)."""
+    organization = factories.organization(network=agency.network, name=f"DV program {agency.pk}")
+    factories.service(organization=organization, name="DV counseling", needs=["domestic-violence"])
+    return intake_services.inquiry_create(
+        agency=agency,
+        actor=actor,
+        data=intake_services.ScreeningData(
+            first_name="Matrix",
+            need="counseling",
+            service_format="couples",
+            age_group="adult",
+            severity="mild",
+            suicidal_risk=False,
+            homicidal_risk=False,
+            domestic_violence=True,
+            substance_use=False,
+            legal_involvement=False,
+        ),
+    )
+
+
+def _own_inquiry(cast: Cast) -> dict:
+    return {"pk": _inquiry_in(cast.agency_a, cast.coordinator).pk}
+
+
+def _other_inquiry(cast: Cast) -> dict:
+    return {"pk": _inquiry_in(cast.agency_b, cast.admin_b).pk}
+
+
+def _option_of(inquiry_kwargs):
+    def kwargs(cast: Cast) -> dict:
+        inquiry = Inquiry.objects.get(**inquiry_kwargs(cast))
+        return {"pk": inquiry.pk, "option_pk": inquiry.options.first().pk}
+
+    return kwargs
+
+
+_INTAKE_POST = {"method": "POST", "member": 400, **_WRITE_PAGE}
+_MATRIX_SCREENING = {
+    "first_name": "Matrix",
+    "need": "counseling",
+    "service_format": "individual",
+    "age_group": "adult",
+    "severity": "mild",
+    "suicidal_risk": False,
+    "homicidal_risk": False,
+    "domestic_violence": False,
+    "substance_use": False,
+    "legal_involvement": False,
+}
+MATRIX |= {
+    "intake:index": Route(anonymous=LOGIN),
+    "intake:create": Route(anonymous=LOGIN, **_WRITE_PAGE),
+    # The decision panel for the answers so far: saving nothing, it still needs write access.
+    "intake:decide": Route(anonymous=LOGIN, method="POST", **_WRITE_PAGE),
+    "intake:rules": Route(anonymous=LOGIN),
+    "intake:rotation": Route(anonymous=LOGIN),
+    "intake:detail": _partner_object(_own_inquiry, _other_inquiry),
+    "intake:assign": _partner_object(_own_inquiry, _other_inquiry, **_INTAKE_POST),
+    "intake:close": _partner_object(_own_inquiry, _other_inquiry, **_INTAKE_POST),
+    "intake:choose": _partner_object(
+        _option_of(_own_inquiry),
+        _option_of(_other_inquiry),
+        method="POST",
+        member=302,
+        **_WRITE_PAGE,
+    ),
+    "intake:refer": _partner_object(
+        _option_of(_own_inquiry), _option_of(_other_inquiry), **_WRITE_PAGE
+    ),
+}
+_API_OWN_INQUIRY = _api_ids(_own_inquiry, "inquiry_id")
+_API_OTHER_INQUIRY = _api_ids(_other_inquiry, "inquiry_id")
+_ADMIN_API_PUT = {
+    "roles": ADMINISTRATOR_ONLY,
+    "method": "PUT",
+    "anonymous": 401,
+    "api": True,
+    "json": True,
+}
+MATRIX |= {
+    "api:inquiry_decide": _partner_api("POST", 200, data=lambda cast: _MATRIX_SCREENING),
+    "api:inquiry_create": _partner_api("POST", 201, data=lambda cast: _MATRIX_SCREENING),
+    "api:inquiry_list": _partner_api(),
+    "api:inquiry_detail": _partner_api(kwargs=_API_OWN_INQUIRY, other=_API_OTHER_INQUIRY),
+    "api:inquiry_assign": _partner_api(
+        "POST",
+        400,
+        kwargs=_API_OWN_INQUIRY,
+        other=_API_OTHER_INQUIRY,
+        data=lambda cast: {"owner": cast.admin_b.pk},  # not a member of agency A
+    ),
+    "api:inquiry_close": _partner_api(
+        "POST",
+        400,
+        kwargs=_API_OWN_INQUIRY,
+        other=_API_OTHER_INQUIRY,
+        data=lambda cast: {"status": "closed"},  # closing needs the person's choice
+    ),
+    "api:rules_read": _partner_api(),
+    "api:rules_replace": Route(member=400, data=lambda cast: {"items": []}, **_ADMIN_API_PUT),
+    "api:rotation_read": _partner_api(),
+    "api:rotation_replace": Route(member=200, data=lambda cast: {"items": []}, **_ADMIN_API_PUT),
+}
+
+
 ROUTES = list(_walk(get_resolver().url_patterns))
 APP_ROUTES = [(name, route) for name, route, _ in ROUTES if not route.startswith("admin/")]
 ADMIN_ROUTES = [(name, route) for name, route, _ in ROUTES if route.startswith("admin/")]
@@ -1321,8 +1433,9 @@ def _url(route: str, kwargs: dict) -> str:
 def _request(client: Client, route: Route, url: str, cast: Cast, token: str | None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     data = route.data(cast) if route.data else {}
-    if route.method == "PATCH":
-        return client.patch(url, data, content_type="application/json", **headers)
+    if route.method in ("PATCH", "PUT"):
+        send = client.patch if route.method == "PATCH" else client.put
+        return send(url, data, content_type="application/json", **headers)
     if route.method == "POST" and route.json:
         return client.post(url, data, content_type="application/json", **headers)
     if route.method == "POST":

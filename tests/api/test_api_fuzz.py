@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from referloop.core.timeutils import agency_today
+from referloop.intake import services as intake_services
 from referloop.partners.meetings import meeting_schedule
 from referloop.partners.services import materials_defaults_ensure
 from referloop.referrals.models import Status
@@ -179,7 +180,27 @@ def _partner_records(cast, organization) -> dict:
         "inbound_id": [inbound.pk],
         "stay_id": [stay.pk],
         "update_id": list(stay.updates_owed.values_list("pk", flat=True)),
+        "inquiry_id": [_inquiry(cast).pk],
     }
+
+
+def _inquiry(cast):
+    return intake_services.inquiry_create(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        data=intake_services.ScreeningData(
+            first_name="Fuzz",
+            need="counseling",
+            service_format="couples",
+            age_group="adult",
+            severity="mild",
+            suicidal_risk=False,
+            homicidal_risk=False,
+            domestic_violence=True,
+            substance_use=False,
+            legal_involvement=False,
+        ),
+    )
 
 
 def _real_ids(operation, records) -> st.SearchStrategy[dict]:

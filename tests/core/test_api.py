@@ -201,7 +201,7 @@ def test_every_list_states_the_bounds_of_its_pages(db):
         for op in methods.values()
     ]
     lists = [(path, parameters) for path, parameters in operations if "offset" in parameters]
-    assert len(lists) == 14  # members, clients, consents, ..., partners (5), stays (3)
+    assert len(lists) == 15  # members, clients, consents, ..., partners (5), stays (3), intake
     for path, parameters in lists:
         assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500), path
         assert parameters["limit"]["default"] == 50, path
