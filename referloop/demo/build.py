@@ -18,6 +18,7 @@ from referloop.core.errors import DomainError
 from referloop.core.models import Agency, Membership, Network, User
 from referloop.core.permissions import Role
 from referloop.demo.directory import directory_build
+from referloop.demo.intake import intake_build, intake_clear
 from referloop.demo.partners import partners_build, partners_clear
 from referloop.demo.referrals import referrals_build, referrals_clear
 from referloop.demo.stays import stays_build, stays_clear
@@ -100,6 +101,7 @@ def demo_clear() -> None:
         .exclude(agency__in=demo_agencies)
         .values_list("user_id", flat=True)
     )
+    intake_clear(agencies=demo_agencies)
     stays_clear(agencies=demo_agencies)
     partners_clear(agencies=demo_agencies)
     referrals_clear(agencies=demo_agencies)
@@ -173,6 +175,7 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     referrals_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
     partners_build(network=network, agencies=agencies, size=size, fake=fake, rng=rng, now=now)
     stays_build(agencies=agencies, rng=rng, now=now)
+    intake_build(agencies=agencies[: len(CORE_AGENCIES)], fake=fake, rng=rng, now=now)
     _statistics_refresh()
     return logins
 

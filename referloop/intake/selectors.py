@@ -125,7 +125,8 @@ def in_house_fit(*, agency, screening) -> InHouse:
         and bool(for_age or not own),
         "we_have_competency": screening.service_format in profile.formats
         and set(screening.specialties) <= set(profile.specialties),
-        "we_have_capacity": bool(open_now),
+        # Without a listing for the request, the facts above already say so: no second reason.
+        "we_have_capacity": bool(open_now) or not for_age,
         "we_cover_severity": SEVERITY_ORDER.index(screening.severity)
         <= SEVERITY_ORDER.index(profile.max_severity),
         "we_are_court_qualified": profile.court_qualified
