@@ -15,6 +15,8 @@ from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from referloop.intake import rules as triage
 from referloop.intake import selectors, services
+from referloop.intake.admin import TriageRuleAdminForm
+from referloop.intake.forms import when_text
 from referloop.intake.models import Inquiry, IntakeShift, Status, TriageRule
 from referloop.referrals.models import Referral
 from tests.conftest import client_for
@@ -233,7 +235,7 @@ def test_the_rules_page_checks_the_set_and_changes_nothing_when_refused(cast, co
         data.update(
             {
                 f"rule-{index}-name": rule["name"],
-                f"rule-{index}-when": triage_when_text(rule["when"]),
+                f"rule-{index}-when": when_text(rule["when"]),
                 f"rule-{index}-action": rule["action"],
                 f"rule-{index}-parameter": rule["parameter"],
                 f"rule-{index}-explanation": rule["explanation"],
@@ -262,12 +264,6 @@ def test_the_rules_page_checks_the_set_and_changes_nothing_when_refused(cast, co
     assert TriageRule.objects.for_agency(cast.agency_a).count() == len(rules) + 1
     assert _inquiry(cast, severity="severe").outcome == "refer_out"
     assert client_for(cast.coordinator).post("/intake/rules/", data).status_code == 403
-
-
-def triage_when_text(when):
-    from referloop.intake.forms import when_text
-
-    return when_text(when)
 
 
 def test_the_profile_and_reset(cast, county):
@@ -434,3 +430,22 @@ def test_the_api_rotation(cast):
     saved = admin.put("/api/v1/intake/rotation", shifts, content_type="application/json")
     assert saved.status_code == 200
     assert admin.get("/api/v1/intake/rotation").json()["items"][0]["weekday"] == 2
+
+
+def test_the_installation_admin_checks_a_rule_within_its_agencys_set(cast):
+    rows = services.rules_reset(agency=cast.agency_a, actor=cast.admin_a)
+    catch_all = rows[-1]
+    stored = {**catch_all.as_rule(), "agency": cast.agency_a.pk, "position": catch_all.position}
+    switched_off = TriageRuleAdminForm(
+        data={**stored, "when": "{}", "is_active": False},
+        instance=TriageRule.objects.get(pk=catch_all.pk),
+    )
+    assert not switched_off.is_valid()
+    assert "undecided" in str(switched_off.errors)
+    reworded = TriageRuleAdminForm(
+        data={**stored, "when": "{}", "explanation": "We are the right provider for {need}."},
+        instance=TriageRule.objects.get(pk=catch_all.pk),
+    )
+    assert reworded.is_valid(), reworded.errors
+    reworded.save()
+    assert TriageRule.objects.get(pk=catch_all.pk).explanation.endswith("for {need}.")
