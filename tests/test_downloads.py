@@ -176,6 +176,8 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("referrals:packet_pdf", "pdf"),
         ("partners:list", "csv"),
         ("partners:list", "xlsx"),
+        ("intake:index", "csv"),
+        ("intake:index", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -319,6 +319,47 @@ def inquiry_list(*, agency, status: str = "", owner=None, outcome: str = "", una
     elif owner is not None:
         rows = rows.filter(owner=owner)
     return rows.order_by("-received_at", "-id")
+
+
+# The information-and-referral sheet: what was asked and decided, no one's name or contact.
+INQUIRY_SHEET_HEADERS = [
+    "Inquiry",
+    "Received",
+    "Channel",
+    "Service requested",
+    "Format",
+    "Age group",
+    "Severity",
+    "Decision",
+    "Rules fired",
+    "Options offered",
+    "Referrals sent",
+    "Status",
+    "Owner",
+]
+
+
+def inquiry_sheet_rows(rows, zone):
+    counted = rows.annotate(
+        offered=Count("options"),
+        referred=Count("options", filter=Q(options__referral__isnull=False)),
+    )
+    for inquiry in counted.iterator(chunk_size=500):
+        yield [
+            inquiry.pk,
+            timezone.localtime(inquiry.received_at, zone).strftime("%Y-%m-%d %H:%M"),
+            inquiry.get_channel_display(),
+            triage.NEED_NAMES.get(inquiry.need, inquiry.need),
+            inquiry.get_service_format_display(),
+            inquiry.get_age_group_display(),
+            inquiry.get_severity_display(),
+            inquiry.get_outcome_display(),
+            "; ".join(rule["name"] for rule in inquiry.fired),
+            inquiry.offered,
+            inquiry.referred,
+            inquiry.get_status_display(),
+            str(inquiry.owner) if inquiry.owner else "",
+        ]
 
 
 def inquiry_options(*, inquiry: Inquiry) -> list:

@@ -16,6 +16,8 @@ from referloop.core.errors import DomainError
 from referloop.core.models import Membership
 from referloop.core.permissions import Perm, has_perm
 from referloop.core.scoping import get_for_user_or_404
+from referloop.core.spreadsheets import download_response
+from referloop.core.timeutils import agency_today, agency_zone
 from referloop.intake import rules as triage
 from referloop.intake import selectors, services
 from referloop.intake.forms import (
@@ -62,6 +64,20 @@ def inquiry_list(request):
         owner=request.user if owner == "me" else None,
         unassigned=owner == "none",
     )
+    if request.GET.get("format") in ("csv", "xlsx"):
+        audit_record(
+            action="export",
+            request=request,
+            object_type="intake.inquiry",
+            detail={"format": request.GET["format"]},
+        )
+        return download_response(
+            selectors.INQUIRY_SHEET_HEADERS,
+            selectors.inquiry_sheet_rows(rows, agency_zone(request.agency)),
+            request.GET["format"],
+            filename=f"inquiries-{agency_today(request.agency).isoformat()}",
+            title="Inquiries",
+        )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     audit_record(
         action="list", request=request, object_type="intake.inquiry", detail={"page": page.number}

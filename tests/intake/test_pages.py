@@ -3,6 +3,8 @@ panel), the information-and-referral record, assign / choose / close, the warm h
 (consent captured there), the rules page (checked on save, nothing changed when refused), the
 rotation, the list in a fixed number of queries, and the API."""
 
+import csv
+import io
 from datetime import time
 
 import pytest
@@ -449,3 +451,21 @@ def test_the_installation_admin_checks_a_rule_within_its_agencys_set(cast):
     assert reworded.is_valid(), reworded.errors
     reworded.save()
     assert TriageRule.objects.get(pk=catch_all.pk).explanation.endswith("for {need}.")
+
+
+def test_the_inquiries_export_holds_the_decisions_and_no_one_s_name(cast, county):
+    _inquiry(cast, domestic_violence=True, service_format="couples")
+    _inquiry(cast)
+    page = client_for(cast.coordinator)
+    response = page.get("/intake/?format=csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0][:3] == ["Inquiry", "Received", "Channel"]
+    assert sorted(row[7] for row in rows[1:]) == ["Refer out", "Serve in house"]
+    assert "Domestic violence: no couples therapy" in body
+    assert "Avery" not in body and "Quinn" not in body and "555-0100" not in body
+    assert "format=xlsx" in page.get("/intake/").text
+    assert page.get("/intake/?format=xlsx")["Content-Type"].startswith(
+        "application/vnd.openxmlformats"
+    )
