@@ -196,6 +196,12 @@ class Inquiry(models.Model):
             models.Index(fields=["agency", "-received_at"], name="inquiry_agency_received"),
             models.Index(fields=["agency", "status", "-received_at"], name="inquiry_agency_status"),
             models.Index(fields=["agency", "owner", "status"], name="inquiry_agency_owner"),
+            # The worklist: an owner's open inquiries at imminent risk, "inquiry without owner".
+            models.Index(
+                fields=["agency", "owner", "received_at"],
+                name="inquiry_urgent_open",
+                condition=Q(urgent=True, status="open"),
+            ),
             # The worklist's "inquiry without owner".
             models.Index(
                 fields=["agency", "received_at"],

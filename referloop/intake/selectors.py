@@ -382,11 +382,28 @@ def _unassigned_item(inquiry: Inquiry) -> DueItem:
     )
 
 
-def due_rows(*, agency, member: Membership | None, until: datetime) -> list[DueRows]:
-    """The worklist source: open inquiries nobody owns are the whole agency's (member None)."""
-    if member is not None:
-        return []
-    rows = Inquiry.objects.for_agency(agency).filter(
-        owner__isnull=True, status=Status.OPEN, received_at__lte=until
+def _urgent_item(inquiry: Inquiry) -> DueItem:
+    return DueItem(
+        key=f"inquiry-urgent:{inquiry.pk}",
+        kind="inquiry_urgent",
+        kind_label="Inquiry at imminent risk",
+        subject=f"Inquiry {inquiry.pk} ({inquiry.get_channel_display().lower()})",
+        reason="Imminent risk: make sure the crisis pathway happened, then record the outcome.",
+        due_at=inquiry.received_at,
+        action_label="Open the inquiry",
+        action_url=reverse("intake:detail", args=[inquiry.pk]),
+        owner_id=inquiry.owner_id,
     )
-    return [DueRows(rows.order_by("received_at", "id"), _unassigned_item)]
+
+
+def due_rows(*, agency, member: Membership | None, until: datetime) -> list[DueRows]:
+    """The worklist source: open inquiries nobody owns are the whole agency's (member None);
+    an owner sees their open inquiries at imminent risk until the outcome is recorded."""
+    if member is not None and member.agency_id != agency.pk:
+        return []
+    rows = Inquiry.objects.for_agency(agency).filter(status=Status.OPEN, received_at__lte=until)
+    if member is None:
+        unowned = rows.filter(owner__isnull=True).order_by("received_at", "id")
+        return [DueRows(unowned, _unassigned_item)]
+    urgent = rows.filter(owner=member.user_id, urgent=True).order_by("received_at", "id")
+    return [DueRows(urgent, _urgent_item)]

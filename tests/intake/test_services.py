@@ -3,7 +3,7 @@ services), decided by the agency's rules against its own listings and profile, r
 options offered from the directory; the rotation's owner; the crisis alert; the warm handoff (a
 client, a consent, a referral sent — all or nothing); rules saved only when they decide."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import time_machine
@@ -11,7 +11,7 @@ import time_machine
 from referloop.clients.models import Category, Client, Consent
 from referloop.clients.services import ConsentData
 from referloop.core.errors import DomainError
-from referloop.core.models import OutboundEmail
+from referloop.core.models import Membership, OutboundEmail
 from referloop.core.permissions import Role
 from referloop.intake import rules as triage
 from referloop.intake import selectors, services
@@ -199,6 +199,20 @@ def test_imminent_risk_takes_the_crisis_pathway_and_alerts_the_owner_now(cast, c
     assert inquiry.fired[0]["name"] == "Imminent risk: crisis first"
     assert "988" in inquiry.fired[0]["explanation"]
     assert inquiry.owner == cast.coordinator and inquiry.owner_alerted_at is not None
+    owner = Membership.objects.get(agency=cast.agency_a, user=cast.coordinator)
+    until = inquiry.received_at + timedelta(hours=1)
+    items = due_items_for(agency=cast.agency_a, member=owner, until=until)
+    assert [i.kind_label for i in items if i.kind == "inquiry_urgent"] == [
+        "Inquiry at imminent risk"
+    ]
+    services.inquiry_close(
+        inquiry=inquiry,
+        actor=cast.coordinator,
+        status=Status.CLOSED,
+        choice_note="Connected with 988 and the county crisis team.",
+    )
+    items = due_items_for(agency=cast.agency_a, member=owner, until=until)
+    assert not [i for i in items if i.kind == "inquiry_urgent"]
     alert = OutboundEmail.objects.get(kind="intake_urgent")
     assert alert.to == cast.coordinator.email
     assert "Avery" not in alert.body_text and "Quinn" not in alert.body_text

@@ -341,8 +341,9 @@ def test_the_navigation_badge_counts_in_sql(cast, clock, count, django_assert_ma
     clock.move_to(T0 + timedelta(days=20), tick=False)
     coordinator = member(cast.coordinator, cast.agency_a)
     # One COUNT per query of each source (listings, own referrals, inbox, consents, partners,
-    # the people owed something, the updates owed to referral sources), no item built.
-    with django_assert_max_num_queries(7):
+    # the people owed something, the updates owed to referral sources, the inquiries at
+    # imminent risk), no item built.
+    with django_assert_max_num_queries(8):
         assert overdue_count_for(agency=cast.agency_a, member=coordinator) == count
     # Pages load it after they show, from its own URL.
     page = client_for(cast.coordinator).get(reverse("clients:list")).content.decode()
