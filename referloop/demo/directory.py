@@ -411,6 +411,65 @@ PARTNER_ORGANIZATIONS = [
             )
         ],
     ),
+    (
+        "Safe Passage Domestic Violence Services",
+        [
+            ProgramSpec(
+                "Individual DV Counseling and Advocacy",
+                ["domestic-violence", "counseling"],
+                ["adults"],
+                ["free"],
+                "appointments",
+                10,
+                18,
+                description="Individual counseling for survivors, safety planning, protective "
+                "orders and court accompaniment. Confidential.",
+            ),
+            ProgramSpec(
+                "Safe Passage Emergency Shelter",
+                ["domestic-violence", "shelter"],
+                ["adults", "families"],
+                ["free"],
+                "beds",
+                16,
+                description="Confidential-location shelter for people fleeing domestic violence, "
+                "with their children.",
+            ),
+        ],
+    ),
+    (
+        "Turning Point Partner Accountability",
+        [
+            ProgramSpec(
+                "Partner Abuse Intervention Program",
+                ["domestic-violence", "counseling"],
+                ["adults", "justice-involved"],
+                ["sliding-fee", "self-pay"],
+                "slots",
+                20,
+                18,
+                court_ordered=True,
+                description="State-certified individual and group intervention for people who "
+                "have used violence; takes court orders.",
+            )
+        ],
+    ),
+    (
+        "Little Oaks Child and Family Center",
+        [
+            ProgramSpec(
+                "Play Therapy for Children",
+                ["counseling", "mental-health"],
+                ["youth", "families"],
+                ["medicaid", "private-insurance"],
+                "appointments",
+                6,
+                3,
+                12,
+                description="Play therapy for children 3 to 12, with parent sessions.",
+            )
+        ],
+    ),
 ]
 # Listings past the default 180-day verification limit, so those agencies' worklists show
 # "verify this listing" on a Monday morning.

@@ -5,7 +5,7 @@ from django import forms
 from referloop.clients.forms import NoNulCharField
 from referloop.directory.vocabulary import PAYMENT, VOCABULARIES
 from referloop.intake import rules as triage
-from referloop.intake.models import Caller, Channel, Status
+from referloop.intake.models import Caller, Channel, Status, choices_of
 from referloop.intake.services import ProfileData, ScreeningData, ShiftData
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -23,14 +23,7 @@ def _yes_no(label, *, unknown=False):
     )
 
 
-def _labelled(mapping):
-    return [
-        (key, (label if isinstance(label, str) else label[0]).capitalize())
-        for key, label in mapping.items()
-    ]
-
-
-# The sections of the page, in the order of a call; fields not named here go in "Notes".
+# The sections of the page, in the order of a call.
 SECTIONS = [
     (
         "The caller",
@@ -93,23 +86,23 @@ class ScreeningForm(forms.Form):
         label="Service requested",
     )
     service_format = forms.ChoiceField(
-        choices=_labelled(triage.FORMATS), required=False, widget=forms.RadioSelect, label="Format"
+        choices=choices_of(triage.FORMATS), required=False, widget=forms.RadioSelect, label="Format"
     )
     age_group = forms.ChoiceField(
-        choices=_labelled(triage.AGE_GROUPS),
+        choices=choices_of(triage.AGE_GROUPS),
         required=False,
         widget=forms.RadioSelect,
         label="Age group",
     )
     age = forms.IntegerField(required=False, min_value=0, max_value=120, label="Age (if known)")
     specialties = forms.MultipleChoiceField(
-        choices=_labelled(triage.SPECIALTIES),
+        choices=choices_of(triage.SPECIALTIES),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Specialties needed",
     )
     severity = forms.ChoiceField(
-        choices=_labelled(triage.SEVERITIES),
+        choices=choices_of(triage.SEVERITIES),
         required=False,
         widget=forms.RadioSelect,
         label="Severity",
@@ -172,25 +165,25 @@ class CloseForm(forms.Form):
 
 class ProfileForm(forms.Form):
     formats = forms.MultipleChoiceField(
-        choices=_labelled(triage.FORMATS),
+        choices=choices_of(triage.FORMATS),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Formats we offer",
     )
     age_groups = forms.MultipleChoiceField(
-        choices=_labelled(triage.AGE_GROUPS),
+        choices=choices_of(triage.AGE_GROUPS),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Age groups we serve",
     )
     specialties = forms.MultipleChoiceField(
-        choices=_labelled(triage.SPECIALTIES),
+        choices=choices_of(triage.SPECIALTIES),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Our specialties",
     )
     max_severity = forms.ChoiceField(
-        choices=_labelled(triage.SEVERITIES), label="The highest severity our coverage handles"
+        choices=choices_of(triage.SEVERITIES), label="The highest severity our coverage handles"
     )
     court_qualified = forms.BooleanField(
         required=False, label="We are contracted or qualified for court-ordered and forensic work"

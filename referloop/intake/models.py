@@ -18,8 +18,11 @@ from referloop.intake.rules import (
 )
 
 
-def _choices(mapping: dict) -> list[tuple[str, str]]:
-    return [(key, label[:1].upper() + label[1:]) for key, label in mapping.items()]
+def choices_of(mapping: dict) -> list[tuple[str, str]]:
+    """Form and model choices from one of intake.rules' vocabularies, labels in sentence case
+    (a vocabulary's value may be (label, ...))."""
+    labels = {key: value if isinstance(value, str) else value[0] for key, value in mapping.items()}
+    return [(key, label[:1].upper() + label[1:]) for key, label in labels.items()]
 
 
 class IntakeProfile(models.Model):
@@ -30,7 +33,7 @@ class IntakeProfile(models.Model):
     formats = models.JSONField(default=list, blank=True)  # keys of rules.FORMATS
     age_groups = models.JSONField(default=list, blank=True)  # keys of rules.AGE_GROUPS
     specialties = models.JSONField(default=list, blank=True)  # keys of SPECIALTIES
-    max_severity = models.CharField(max_length=20, choices=_choices(SEVERITIES), default="severe")
+    max_severity = models.CharField(max_length=20, choices=choices_of(SEVERITIES), default="severe")
     court_qualified = models.BooleanField(
         default=False,
         help_text="Contracted with the court or state, or qualified for forensic work.",
@@ -145,11 +148,11 @@ class Inquiry(models.Model):
     safe_contact_note = EncryptedTextField(blank=True)
     # What they ask for.
     need = models.CharField(max_length=60)  # a code of the "Referloop needs" vocabulary
-    service_format = models.CharField(max_length=20, choices=_choices(FORMATS))
-    age_group = models.CharField(max_length=20, choices=_choices(AGE_GROUPS))
+    service_format = models.CharField(max_length=20, choices=choices_of(FORMATS))
+    age_group = models.CharField(max_length=20, choices=choices_of(AGE_GROUPS))
     age = models.PositiveSmallIntegerField(null=True, blank=True)
     specialties = models.JSONField(default=list, blank=True)
-    severity = models.CharField(max_length=20, choices=_choices(SEVERITIES))
+    severity = models.CharField(max_length=20, choices=choices_of(SEVERITIES))
     # The screening questions (each one answered: yes or no).
     suicidal_risk = models.BooleanField()
     homicidal_risk = models.BooleanField()

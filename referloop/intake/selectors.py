@@ -184,13 +184,15 @@ class Triage:
     facts: dict
 
 
-def _need_label(need: str, *, decision: triage.Decision, screening) -> str:
+def need_label(need: str, *, service_format: str, request_need: str, contraindicated) -> str:
+    """How a need to refer out for is named to staff: DV services "for each party" when a
+    couple asked, the request itself "individual, not couples" when that format is ruled out."""
     name = triage.NEED_NAMES.get(need, need)
     if need == "domestic-violence":
-        each = " — for each party" if screening.service_format == "couples" else ""
+        each = " — for each party" if service_format == "couples" else ""
         return f"Individual domestic-violence-specific services{each}"
-    if need == screening.need and decision.contraindicated:
-        return f"{name} — individual, not {' or '.join(decision.contraindicated)}"
+    if need == request_need and contraindicated:
+        return f"{name} — individual, not {' or '.join(contraindicated)}"
     return name
 
 
@@ -278,7 +280,12 @@ def recommendations(*, agency, screening, decision: triage.Decision) -> list[Nee
         options.append(
             NeedOptions(
                 need=need,
-                label=_need_label(need, decision=decision, screening=screening),
+                label=need_label(
+                    need,
+                    service_format=screening.service_format,
+                    request_need=screening.need,
+                    contraindicated=decision.contraindicated,
+                ),
                 before_admission=need in decision.first_needs,
                 recommendations=kept,
                 note=note,

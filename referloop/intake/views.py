@@ -145,7 +145,12 @@ def _panel_of_inquiry(inquiry: Inquiry, options) -> dict:
             groups.append(
                 {
                     "need": option.need,
-                    "label": option.need_name,
+                    "label": selectors.need_label(
+                        option.need,
+                        service_format=inquiry.service_format,
+                        request_need=inquiry.need,
+                        contraindicated=inquiry.contraindicated,
+                    ),
                     "before_admission": option.before_admission,
                     "note": "",
                     "items": [],

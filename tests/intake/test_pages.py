@@ -92,6 +92,7 @@ def test_saving_records_the_inquiry_and_opens_its_record(cast, county):
     record = client_for(cast.coordinator).get(response.url)
     assert record.status_code == 200
     assert "Couples therapy is contraindicated" in record.text
+    assert "Individual domestic-violence-specific services — for each party" in record.text
     assert f"/intake/{inquiry.pk}/options/{inquiry.options.get().pk}/refer/" in record.text
     assert AuditEvent.objects.filter(action="view", object_id=str(inquiry.pk)).exists()
 
