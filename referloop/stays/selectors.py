@@ -474,3 +474,17 @@ def source_metrics(
         row = metrics.setdefault(key, SourceMetrics(key, name))
         row.updates_due, row.updates_on_time = owed, on_time
     return sorted(metrics.values(), key=lambda row: row.name.lower())
+
+
+def client_stays(*, client) -> tuple[list[InboundReferral], list[Stay]]:
+    """The referrals made to us for this client, and their stays, newest first."""
+    inbound = list(
+        InboundReferral.objects.for_agency(client.agency)
+        .filter(client=client)
+        .select_related("source_organization")
+        .order_by("-referred_at", "-pk")
+    )
+    stays = list(
+        Stay.objects.for_agency(client.agency).filter(client=client).order_by("-move_in_on", "-pk")
+    )
+    return inbound, stays

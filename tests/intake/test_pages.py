@@ -219,6 +219,9 @@ def test_the_handoff_page_captures_consent_and_sends_the_referral(cast, county):
     assert referral.tracking_id in record.text
     again = page.get(url)
     assert again.status_code == 302 and again.url == f"/referrals/{referral.pk}/"
+    client_page = page.get(f"/clients/{referral.client_id}/").text
+    assert f'href="/intake/{inquiry.pk}/"' in client_page  # the inquiry that led to the record
+    assert referral.tracking_id in client_page
 
 
 def test_the_rules_page_checks_the_set_and_changes_nothing_when_refused(cast, county):

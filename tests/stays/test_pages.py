@@ -432,3 +432,17 @@ def test_a_stay_from_a_referral_opens_on_the_referrals_page(cast, source, dana):
     )
     response = client_for(cast.coordinator).get(f"/stays/{stay.pk}/")
     assert response["Location"] == f"/stays/inbound/{inbound.pk}/"
+
+
+def test_the_client_page_lists_referrals_to_us_and_stays_and_starts_either(cast, source, dana):
+    inbound = _inbound(cast, source, dana)
+    stay = services.stay_move_in(
+        agency=cast.agency_a, actor=cast.coordinator, inbound=inbound, move_in_on=START.date()
+    )
+    page = client_for(cast.coordinator).get(f"/clients/{dana.pk}/").text
+    assert f'href="/stays/inbound/{inbound.pk}/"' in page
+    assert f'href="/stays/{stay.pk}/"' in page
+    assert f'href="/stays/inbound/new/?client={dana.pk}"' in page
+    assert f'href="/stays/move-in/?client={dana.pk}"' in page
+    auditor = client_for(cast.auditor).get(f"/clients/{dana.pk}/").text
+    assert "Record a move-in" not in auditor
