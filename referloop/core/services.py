@@ -198,10 +198,11 @@ def api_token_touch(*, token: ApiToken) -> None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 
-def tracking_id_issue(*, network: Network) -> str:
-    """A tracking ID never issued before in this network (the unique constraint decides races)."""
+def tracking_id_issue(*, network: Network, rng=None) -> str:
+    """A tracking ID never issued before in this network (the unique constraint decides races);
+    `rng` draws reproducible ones (the demo)."""
     for _ in range(20):
-        code = tracking_id_generate()
+        code = tracking_id_generate(rng) if rng is not None else tracking_id_generate()
         try:
             with transaction.atomic():
                 IssuedTrackingId.objects.create(network=network, code=code)

@@ -16,6 +16,7 @@ from referloop.clients.services import ConsentData
 from referloop.core.errors import DomainError
 from referloop.core.models import Membership
 from referloop.core.permissions import Role
+from referloop.core.services import tracking_id_issue
 from referloop.core.timeutils import agency_zone
 from referloop.intake import services
 from referloop.intake.models import Inquiry, InquiryOption, IntakeProfile, IntakeShift, Status
@@ -90,7 +91,7 @@ def _rotation(agency) -> None:
     services.shifts_save(agency=agency, actor=None, shifts=shifts)
 
 
-def _handoff(inquiry: Inquiry, actor, now) -> None:
+def _handoff(inquiry: Inquiry, actor, now, *, fake, rng) -> None:
     option = inquiry.options.filter(organization__isnull=False).order_by("position").first()
     if option is None:
         return
@@ -108,7 +109,11 @@ def _handoff(inquiry: Inquiry, actor, now) -> None:
             option=option,
             actor=actor,
             handoff=services.Handoff(
-                last_name=inquiry.last_name or "Doe", consent_data=consent, allow_duplicate=True
+                last_name=inquiry.last_name or "Doe",
+                date_of_birth=fake.date_of_birth(minimum_age=19, maximum_age=70).isoformat(),
+                consent_data=consent,
+                allow_duplicate=True,
+                tracking_id=tracking_id_issue(network=inquiry.agency.network, rng=rng),
             ),
         )
 
@@ -143,7 +148,7 @@ def intake_build(*, agencies, fake, rng: random.Random, now) -> None:
                 # Taken by someone the next morning; the last few days' still wait.
                 inquiry = services.inquiry_assign(inquiry=inquiry, actor=actor, owner=actor)
             if inquiry.outcome in ("refer_out", "both") and not handed_off and actor:
-                _handoff(inquiry, actor, now)
+                _handoff(inquiry, actor, now, fake=fake, rng=rng)
                 handed_off = True
             elif inquiry.outcome == "in_house" and days_ago > 3:
                 services.inquiry_close(

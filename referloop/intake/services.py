@@ -19,6 +19,7 @@ from referloop.core.models import Membership
 from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Perm, has_perm
 from referloop.directory.models import TaxonomyTerm
+from referloop.directory.search import LANGUAGE_NAMES
 from referloop.directory.vocabulary import NEEDS, PAYMENT, VOCABULARIES
 from referloop.intake import rules as triage
 from referloop.intake import selectors
@@ -402,6 +403,7 @@ class Handoff:
     contact_email: str = ""
     reason: str = ""
     send: bool = True
+    tracking_id: str | None = None  # an ID drawn already (the demo's reproducible ones)
 
 
 def _handoff_client(inquiry: Inquiry, actor, handoff: Handoff, request) -> Client:
@@ -420,7 +422,7 @@ def _handoff_client(inquiry: Inquiry, actor, handoff: Handoff, request) -> Clien
             date_of_birth=handoff.date_of_birth or None,
             phone=inquiry.phone,
             email=inquiry.email,
-            preferred_language=inquiry.language,
+            preferred_language=LANGUAGE_NAMES.get(inquiry.language, inquiry.language),
             safe_contact={
                 "voicemail_ok": inquiry.voicemail_ok,
                 "text_ok": inquiry.text_ok,
@@ -472,6 +474,7 @@ def inquiry_refer(*, option: InquiryOption, actor, handoff: Handoff, request=Non
                 consent=consent,
                 categories=tuple(consent.categories),
             ),
+            tracking_id=handoff.tracking_id,
             request=request,
         )
         if handoff.send:
