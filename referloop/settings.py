@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "referloop.partners",
     "referloop.stays",
     "referloop.intake",
+    "referloop.reports",
     "referloop.worklist",
     "referloop.demo",  # `referloop demo`: the demo network (uses every app, so it comes last)
 ]

@@ -23,6 +23,7 @@ urlpatterns = [
     path("partners/", include("referloop.partners.urls")),
     path("stays/", include("referloop.stays.urls")),
     path("intake/", include("referloop.intake.urls")),
+    path("reports/", include("referloop.reports.urls")),
     path("refer/<slug:slug>/", stays_public.refer_someone, name="refer_someone"),
     path("r/", include("referloop.referrals.reply_urls")),
     path("", include("referloop.core.urls")),

@@ -1405,6 +1405,16 @@ MATRIX |= {
 }
 
 
+MATRIX |= {
+    # Every member reads the agency's numbers; another agency's are never in them (each list
+    # is the viewer's agency's own, see tests/reports).
+    "reports:index": Route(anonymous=LOGIN),
+    "reports:referrals": Route(
+        anonymous=LOGIN, member=400, data=lambda cast: {"metric": "no-such-metric"}
+    ),
+    "api:metrics_read": _partner_api(),
+}
+
 ROUTES = list(_walk(get_resolver().url_patterns))
 APP_ROUTES = [(name, route) for name, route, _ in ROUTES if not route.startswith("admin/")]
 ADMIN_ROUTES = [(name, route) for name, route, _ in ROUTES if route.startswith("admin/")]

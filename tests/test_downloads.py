@@ -139,6 +139,7 @@ STARTS = [
     "/intake/?owner=none",
     "/intake/rules/",
     "/intake/rotation/",
+    "/reports/",
     "/referrals/",
     "/referrals/?direction=inbound",
     "/referrals/?status=completed",
@@ -178,6 +179,8 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("partners:list", "xlsx"),
         ("intake:index", "csv"),
         ("intake:index", "xlsx"),
+        ("reports:index", "csv"),
+        ("reports:index", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 

@@ -12,6 +12,7 @@ from referloop.directory.api import router as directory_router
 from referloop.intake.api import router as intake_router
 from referloop.partners.api import router as partners_router
 from referloop.referrals.api import router as referrals_router
+from referloop.reports.api import router as reports_router
 from referloop.stays.api import router as stays_router
 from referloop.worklist.api import router as worklist_router
 
@@ -64,4 +65,5 @@ api.add_router("/", clients_router)
 api.add_router("/partners", partners_router)
 api.add_router("/stays", stays_router)
 api.add_router("/intake", intake_router)
+api.add_router("/reports", reports_router)
 api.add_router("/", referrals_router)

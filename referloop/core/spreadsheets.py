@@ -33,7 +33,10 @@ def _as_text(value) -> str:
 
 
 def _as_cell(value):
-    return value if isinstance(value, date | int) or value is None else formula_safe(str(value))
+    """Dates and numbers stay themselves (people sum and sort them); text is made formula-safe."""
+    if value is None or isinstance(value, date | int | float):
+        return value
+    return formula_safe(str(value))
 
 
 class _Echo:

@@ -251,6 +251,30 @@ def test_cli_error_is_one_line_without_traceback(cli_env):
     assert "slug" in lines[0]
 
 
+def test_cli_report_refuses_an_unknown_agency_and_a_reversed_period(cli_env):
+    unknown = referloop(cli_env, "report", "metrics", "--agency", "nobody")
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
+    assert unknown.stderr.strip() == "CommandError: No agency with the slug 'nobody'."
+    referloop(cli_env, "createagency", "--name", "Echo", "--slug", "echo")
+    reversed_ = referloop(
+        cli_env,
+        "report",
+        "metrics",
+        "--agency",
+        "echo",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-02",
+    )
+    assert reversed_.returncode != 0 and "Traceback" not in reversed_.stderr
+    assert "--from: The period starts after it ends" in reversed_.stderr
+    table = referloop(cli_env, "report", "metrics", "--agency", "echo")
+    assert (
+        table.returncode == 0 and "Receipt confirmed" in table.stdout and "no data" in table.stdout
+    )
+
+
 def test_cli_bad_arguments_exit_2_with_argparse_message(cli_env):
     result = referloop(
         cli_env, "createuser", "--email", "a@example.org", "--agency", "x", "--role", "bogus"

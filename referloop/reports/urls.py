@@ -1,0 +1,10 @@
+from django.urls import path
+
+from referloop.reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.metrics_page, name="index"),
+    path("referrals/", views.metric_referrals, name="referrals"),
+]

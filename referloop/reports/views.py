@@ -1,0 +1,139 @@
+"""The metrics page (the six closed-loop numbers for a period, with their definitions, the
+previous period beside them, and the referrals behind each), its exports, and the list of the
+referrals one number counts."""
+
+from datetime import timedelta
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from referloop.core.access import agency_member_required
+from referloop.core.audit import audit_record
+from referloop.core.errors import DomainError
+from referloop.core.models import Membership
+from referloop.core.permissions import Perm
+from referloop.core.spreadsheets import download_response
+from referloop.core.timeutils import agency_today, agency_zone
+from referloop.directory.models import Organization
+from referloop.referrals.models import Referral
+from referloop.reports import metrics
+
+PAGE_SIZE = 50
+
+
+def _choices(agency):
+    partners = Organization.objects.filter(
+        pk__in=Referral.objects.filter(agency=agency).values("organization_id")
+    ).order_by("name")
+    owners = Membership.objects.filter(agency=agency, is_active=True).select_related("user")
+    return list(partners.only("pk", "name")), list(owners.order_by("user__full_name"))
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def metrics_page(request):
+    agency = request.agency
+    partners, owners = _choices(agency)
+    context = {"partners": partners, "owners": owners, "directions": metrics.DIRECTIONS.items()}
+    try:
+        query = metrics.query_from(request.GET, agency)
+    except DomainError as error:
+        context.update(error=error.message, params=request.GET)
+        return render(request, "reports/metrics.html", context, status=400)
+    result = metrics.closed_loop_metrics(query)
+    if request.GET.get("format") in ("csv", "xlsx"):
+        audit_record(
+            action="export",
+            request=request,
+            object_type="reports.metrics",
+            detail={"format": request.GET["format"]},
+        )
+        return download_response(
+            metrics.SHEET_HEADERS,
+            metrics.sheet_rows(result),
+            request.GET["format"],
+            filename=f"closed-loop-{query.period.start}-to-{query.period.end}",
+            title="Closed-loop metrics",
+        )
+    previous_query = metrics.MetricsQuery(**{**query.__dict__, "period": query.period.previous()})
+    previous = {
+        row["key"]: row for row in metrics.figures(metrics.closed_loop_metrics(previous_query))
+    }
+    rows = metrics.figures(result)
+    for row in rows:
+        row["previous"] = previous[row["key"]]["shown"]
+    today = agency_today(agency)
+    context.update(
+        query=query,
+        result=result,
+        rows=rows,
+        query_string=metrics.query_string(query),
+        previous_period=previous_query.period,
+        presets=[
+            ("Last 30 days", metrics.period_clean(start=None, end=today, agency=agency)),
+            ("Last 90 days", metrics.Period(today - timedelta(days=89), today)),
+            ("This year", metrics.Period(today.replace(month=1, day=1), today)),
+        ],
+        not_accepted=metrics.DEFINITIONS["not_accepted"],
+    )
+    return render(request, "reports/metrics.html", context)
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def metric_referrals(request):
+    """The referrals behind one number, with the same period and filters."""
+    agency = request.agency
+    key = request.GET.get("metric", "")
+    try:
+        query = metrics.query_from(request.GET, agency)
+        rows = metrics.referrals_behind(query, key)
+    except DomainError as error:
+        return render(
+            request, "reports/metric_referrals.html", {"error": error.message}, status=400
+        )
+    definition = metrics.DEFINITIONS[key]
+    if request.GET.get("format") in ("csv", "xlsx"):
+        audit_record(
+            action="export",
+            request=request,
+            object_type="referrals.referral",
+            detail={"metric": key, "format": request.GET["format"]},
+        )
+        zone = agency_zone(agency)
+        return download_response(
+            ["Tracking ID", "Partner", "Service", "Sent", "Status", "Owner"],
+            (
+                [
+                    r.tracking_id,
+                    r.organization.name,
+                    r.service.name if r.service else "",
+                    r.sent_ev.astimezone(zone).strftime("%Y-%m-%d"),
+                    r.get_status_display(),
+                    str(r.owner),
+                ]
+                for r in rows.iterator(chunk_size=500)
+            ),
+            request.GET["format"],
+            filename=f"{key}-{query.period.start}-to-{query.period.end}",
+            title=definition.label[:31],
+        )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit_record(
+        action="list",
+        request=request,
+        object_type="referrals.referral",
+        detail={"metric": key, "page": page.number},
+    )
+    return render(
+        request,
+        "reports/metric_referrals.html",
+        {
+            "page": page,
+            "definition": definition,
+            "query": query,
+            "key": key,
+            "query_string": metrics.query_string(query),
+        },
+    )
