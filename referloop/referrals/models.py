@@ -205,6 +205,17 @@ class Referral(models.Model):
                 name="referral_agency_due",
                 condition=Q(next_due_at__isnull=False),
             ),
+            # The metrics' cohorts: the referrals sent in a period, each way.
+            models.Index(
+                fields=["agency", "sent_at"],
+                name="referral_agency_sent",
+                condition=Q(sent_at__isnull=False),
+            ),
+            models.Index(
+                fields=["receiving_agency", "sent_at"],
+                name="referral_inbox_sent",
+                condition=Q(receiving_agency__isnull=False, sent_at__isnull=False),
+            ),
             models.Index(fields=["client", "-created_at"], name="referral_client_created"),
             models.Index(fields=["organization", "-created_at"], name="referral_partner"),
             models.Index(fields=["tracking_id"], name="referral_tracking_lookup"),

@@ -108,6 +108,12 @@ def period_clean(*, start: date | None, end: date | None, agency) -> Period:
     return Period(start, end)
 
 
+# A contact attempt: ours, or the partner's answer "client contacted" (by reply link or staff).
+CONTACT = Q(kind=EventKind.CONTACT_ATTEMPT) | Q(
+    kind=EventKind.PARTNER_REPLY, data__answer="client_contacted"
+)
+
+
 def _first(kind: str | None = None, *, condition: Q | None = None) -> Subquery:
     events = ReferralEvent.objects.filter(referral=OuterRef("pk"))
     if kind:
@@ -135,21 +141,26 @@ def cohort(query: MetricsQuery):
         referrals = referrals.filter(service_id=query.service_id)
     if query.owner_id:
         referrals = referrals.filter(owner_id=query.owner_id)
+    starts = local_midnight_utc(agency, period.start)
+    ends = local_midnight_utc(agency, period.end + timedelta(days=1))
     status = Q(kind=EventKind.STATUS) | Q(kind=EventKind.PARTNER_REPLY)
     return referrals.annotate(
         sent_ev=_first(EventKind.SENT),
         receipt_ev=_first(
             condition=status & Q(to_status__in=RECEIPT) | Q(kind=EventKind.PARTNER_REPLY)
         ),
-        contact_ev=_first(EventKind.CONTACT_ATTEMPT),
+        contact_ev=_first(condition=CONTACT),
         outcome_ev=_first(condition=status & Q(to_status__in=OUTCOMES)),
         bounced_ev=_first(condition=status & Q(to_status__in=BOUNCED)),
         rejected_ev=_first(condition=status & Q(to_status=Status.REJECTED)),
         cancelled_ev=_first(condition=status & Q(to_status=Status.CANCELLED)),
         re_referred=Exists(Referral.objects.filter(bounce_back_of=OuterRef("pk"))),
     ).filter(
-        sent_ev__gte=local_midnight_utc(agency, period.start),
-        sent_ev__lt=local_midnight_utc(agency, period.end + timedelta(days=1)),
+        # The stored sending time narrows the rows by an index; the event decides.
+        sent_at__gte=starts,
+        sent_at__lt=ends,
+        sent_ev__gte=starts,
+        sent_ev__lt=ends,
     )
 
 

@@ -55,8 +55,10 @@ class Timeline:
             referral=referral, actor=self.actor, to_status=to_status, at=_at(days), **fields
         )
 
-    def contact(self, referral, days):
-        return services.referral_contact_attempt(referral=referral, actor=self.actor, at=_at(days))
+    def contact(self, referral, days, *, by_partner=False):
+        return services.referral_contact_attempt(
+            referral=referral, actor=self.actor, at=_at(days), by_partner=by_partner
+        )
 
 
 @pytest.fixture
@@ -79,7 +81,7 @@ def timeline(cast, clock):
     t.move(r1, "completed", 10)
     r2 = t.referral(sent=1)
     t.move(r2, "received", 2)
-    t.contact(r2, 5)  # the partner tried before answering
+    t.contact(r2, 5, by_partner=True)  # the partner's "client contacted" counts too
     t.move(r2, "rejected", 3.5, disposition="no_capacity")
     r3 = t.referral(sent=2)
     r4 = t.referral(sent=3)
