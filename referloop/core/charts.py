@@ -178,3 +178,76 @@ def paired_bar_chart(
         HEIGHT - 8,
         bars[-1][0],
     )
+
+
+def rate_line_chart(
+    *, chart_id: str, points: list[tuple[str, float | None]], title: str, description: str
+) -> SafeString:
+    """A percentage over time (0–100 %): `points` are (period label, value or None when the
+    period has no data), oldest first; the line breaks where there is no data. Empty when no
+    point has a value."""
+    if not any(value is not None for _, value in points):
+        return SafeString("")
+    slot = PLOT_WIDTH / max(1, len(points) - 1)
+    bottom = TOP + PLOT_HEIGHT
+
+    def x(index: int) -> str:
+        return f"{LEFT + (slot * index if len(points) > 1 else PLOT_WIDTH / 2):.1f}"
+
+    def y(value: float) -> str:
+        return f"{TOP + PLOT_HEIGHT * (1 - value / 100):.1f}"
+
+    segments, current = [], []
+    for index, (_, value) in enumerate(points):
+        if value is None:
+            if current:
+                segments.append(current)
+            current = []
+        else:
+            current.append(f"{'M' if not current else 'L'}{x(index)} {y(value)}")
+    if current:
+        segments.append(current)
+    path = " ".join(" ".join(segment) for segment in segments)
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="3" class="chart-dot"><title>{}: {}%</title></circle>',
+        (
+            (x(index), y(value), label, value)
+            for index, (label, value) in enumerate(points)
+            if value is not None
+        ),
+    )
+    scale = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}%</text>',
+        ((LEFT - 6, f"{float(y(value)) + 4:.1f}", value) for value in (0, 50, 100)),
+    )
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc">'
+        '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>'
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-baseline"/>'
+        '<path d="{}" class="chart-line"/>{}{}'
+        '<text x="{}" y="{}" class="chart-axis">{}</text>'
+        '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text></svg>',
+        WIDTH,
+        HEIGHT,
+        chart_id,
+        chart_id,
+        chart_id,
+        title,
+        chart_id,
+        description,
+        LEFT,
+        WIDTH - RIGHT,
+        bottom,
+        bottom,
+        path,
+        dots,
+        scale,
+        LEFT,
+        HEIGHT - 8,
+        points[0][0],
+        WIDTH - RIGHT,
+        HEIGHT - 8,
+        points[-1][0],
+    )

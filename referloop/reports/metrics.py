@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from django.db.models import (
     Aggregate,
     Count,
+    DateField,
     DurationField,
     Exists,
     F,
@@ -25,9 +26,10 @@ from django.db.models import (
     Q,
     Subquery,
 )
+from django.db.models.functions import TruncWeek
 
 from referloop.core.errors import DomainError
-from referloop.core.timeutils import agency_today, local_midnight_utc
+from referloop.core.timeutils import agency_today, agency_zone, local_midnight_utc
 from referloop.directory.models import Organization
 from referloop.referrals.models import EventKind, Referral, ReferralEvent, Status
 
@@ -306,6 +308,47 @@ def closed_loop_metrics(query: MetricsQuery) -> Metrics:
             for row in reasons
         ],
     )
+
+
+@dataclass(frozen=True)
+class Week:
+    starts: date  # the Monday
+    sent: int
+    receipt_rate: float | None
+    outcome_rate: float | None
+
+
+def weekly(query: MetricsQuery) -> list[Week]:
+    """Receipt-confirmed and known-outcome rates by week of sending (Monday to Sunday, agency
+    time), every week of the period listed, empty ones with no data: one grouped query."""
+    zone = agency_zone(query.agency)
+    rows = {
+        row["week"]: row
+        for row in cohort(query)
+        .annotate(week=TruncWeek("sent_ev", output_field=DateField(), tzinfo=zone))
+        .values("week")
+        .annotate(
+            sent=Count("pk"),
+            receipt=Count("pk", filter=DEFINITIONS["receipt"].behind),
+            outcome_base=Count("pk", filter=NOT_CANCELLED),
+            outcome=Count("pk", filter=DEFINITIONS["outcome"].behind),
+        )
+        .order_by("week")
+    }
+    monday = query.period.start - timedelta(days=query.period.start.weekday())
+    weeks = []
+    while monday <= query.period.end:
+        row = rows.get(monday, {})
+        weeks.append(
+            Week(
+                starts=monday,
+                sent=row.get("sent", 0),
+                receipt_rate=Metrics._rate(row.get("receipt", 0), row.get("sent", 0)),
+                outcome_rate=Metrics._rate(row.get("outcome", 0), row.get("outcome_base", 0)),
+            )
+        )
+        monday += timedelta(days=7)
+    return weeks
 
 
 def referrals_behind(query: MetricsQuery, key: str):

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
+from referloop.core.charts import rate_line_chart
 from referloop.core.errors import DomainError
 from referloop.core.models import Membership
 from referloop.core.permissions import Perm
@@ -63,8 +64,27 @@ def metrics_page(request):
     rows = metrics.figures(result)
     for row in rows:
         row["previous"] = previous[row["key"]]["shown"]
+    weeks = metrics.weekly(query)
+    labels = [f"{week.starts:%b} {week.starts.day}" for week in weeks]
+    charts = [
+        rate_line_chart(
+            chart_id=f"trend-{key}",
+            points=list(zip(labels, values, strict=True)),
+            title=f"{title} by week of sending",
+            description="; ".join(
+                f"{label}: {'no data' if value is None else f'{value}%'}"
+                for label, value in zip(labels, values, strict=True)
+            ),
+        )
+        for key, title, values in (
+            ("receipt", "Receipt confirmed", [w.receipt_rate for w in weeks]),
+            ("outcome", "Known outcome", [w.outcome_rate for w in weeks]),
+        )
+    ]
     today = agency_today(agency)
     context.update(
+        weeks=weeks,
+        charts=charts,
         query=query,
         result=result,
         rows=rows,

@@ -231,3 +231,19 @@ def test_the_default_period_is_the_last_thirty_days(cast, clock):
 def test_an_unknown_metric_is_refused(cast, clock):
     with pytest.raises(DomainError, match="Unknown metric"):
         metrics.referrals_behind(_query(cast), "happiness")
+
+
+def test_the_weekly_rates_list_every_week_of_the_period(cast, timeline):
+    weeks = metrics.weekly(_query(cast, end=date(2026, 3, 31)))
+    assert [w.starts for w in weeks] == [
+        date(2026, 3, 2),
+        date(2026, 3, 9),
+        date(2026, 3, 16),
+        date(2026, 3, 23),
+        date(2026, 3, 30),
+    ]
+    first, empty, third = weeks[0], weeks[1], weeks[2]
+    # The first week: the six to Harbor and one to Lakeside (no answer): 4 of 7 confirmed.
+    assert (first.sent, first.receipt_rate, first.outcome_rate) == (7, 57.1, 66.7)
+    assert (empty.sent, empty.receipt_rate, empty.outcome_rate) == (0, None, None)
+    assert (third.sent, third.receipt_rate) == (1, 0.0)
