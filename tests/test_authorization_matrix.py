@@ -1412,6 +1412,7 @@ MATRIX |= {
     "reports:referrals": Route(
         anonymous=LOGIN, member=400, data=lambda cast: {"metric": "no-such-metric"}
     ),
+    "reports:scorecards": Route(anonymous=LOGIN),
     "api:metrics_read": _partner_api(),
 }
 

@@ -181,6 +181,8 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("intake:index", "xlsx"),
         ("reports:index", "csv"),
         ("reports:index", "xlsx"),
+        ("reports:scorecards", "csv"),
+        ("reports:scorecards", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 

@@ -52,8 +52,10 @@ TOP_REASONS = 5
 
 
 class Median(Aggregate):
-    """The median (the mean of the middle two for an even count): PostgreSQL's percentile_cont,
-    SQLite's `median` aggregate (registered by reports.apps on each connection)."""
+    """The median (the mean of the middle two for an even count) of the values that are not
+    null: PostgreSQL's percentile_cont, SQLite's `median` aggregate (registered by reports.apps
+    on each connection). Give it an expression that is null for the rows to leave out, not a
+    `filter` (PostgreSQL then miscounts a grouped query's parameters)."""
 
     function = "median"
     name = "Median"
@@ -277,12 +279,8 @@ def closed_loop_metrics(query: MetricsQuery) -> Metrics:
         outcome_base=Count("pk", filter=NOT_CANCELLED),
         outcome=Count("pk", filter=DEFINITIONS["outcome"].behind),
         contacted=Count("pk", filter=DEFINITIONS["contact_days"].behind),
-        contact=Median(
-            F("contact_ev") - F("sent_ev"), filter=Q(contact_ev__isnull=False), **since_sent
-        ),
-        to_outcome=Median(
-            F("outcome_ev") - F("sent_ev"), filter=Q(outcome_ev__isnull=False), **since_sent
-        ),
+        contact=Median(F("contact_ev") - F("sent_ev"), **since_sent),
+        to_outcome=Median(F("outcome_ev") - F("sent_ev"), **since_sent),
         bounced=Count("pk", filter=DEFINITIONS["bounce_back"].behind),
     )
     reasons = (

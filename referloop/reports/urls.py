@@ -7,4 +7,5 @@ app_name = "reports"
 urlpatterns = [
     path("", views.metrics_page, name="index"),
     path("referrals/", views.metric_referrals, name="referrals"),
+    path("partners/", views.partner_scorecards, name="scorecards"),
 ]

@@ -18,7 +18,7 @@ from referloop.core.spreadsheets import download_response
 from referloop.core.timeutils import agency_today, agency_zone
 from referloop.directory.models import Organization
 from referloop.referrals.models import Referral
-from referloop.reports import metrics
+from referloop.reports import metrics, scorecards
 
 PAGE_SIZE = 50
 
@@ -155,5 +155,80 @@ def metric_referrals(request):
             "query": query,
             "key": key,
             "query_string": metrics.query_string(query),
+        },
+    )
+
+
+SCORECARD_HEADERS = [
+    "Partner",
+    "Referrals sent",
+    "Receipt confirmed %",
+    "Known outcome %",
+    "Completed",
+    "Not accepted",
+    "Failed",
+    "Median days to outcome",
+    "Answers the reply link %",
+    "Referred to us",
+    "Applied",
+    "Admitted",
+    "Updates on time %",
+]
+
+
+def _scorecard_row(card: scorecards.Scorecard) -> list:
+    return [
+        card.name,
+        card.sent,
+        card.receipt_rate,
+        card.outcome_rate,
+        card.completed,
+        card.not_accepted,
+        card.failed,
+        card.outcome_days,
+        card.reply_rate,
+        card.received,
+        card.applied,
+        card.admitted,
+        card.on_time_rate,
+    ]
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def partner_scorecards(request):
+    """Every partner's card for the period: what we sent it and what came of it, what it sent
+    us and whether we kept it informed."""
+    agency = request.agency
+    try:
+        query = metrics.query_from(request.GET, agency)
+    except DomainError as error:
+        return render(request, "reports/scorecards.html", {"error": error.message}, status=400)
+    sort = request.GET.get("sort", "sent")
+    sort = sort if sort in scorecards.SORTS else "sent"
+    cards = scorecards.partner_scorecards(query, sort=sort)
+    if request.GET.get("format") in ("csv", "xlsx"):
+        audit_record(
+            action="export",
+            request=request,
+            object_type="reports.scorecards",
+            detail={"format": request.GET["format"]},
+        )
+        return download_response(
+            SCORECARD_HEADERS,
+            (_scorecard_row(card) for card in cards),
+            request.GET["format"],
+            filename=f"partner-scorecards-{query.period.start}-to-{query.period.end}",
+            title="Partner scorecards",
+        )
+    return render(
+        request,
+        "reports/scorecards.html",
+        {
+            "cards": cards,
+            "query": query,
+            "query_string": metrics.query_string(query),
+            "sorts": scorecards.SORTS,
+            "sort": sort,
         },
     )

@@ -247,3 +247,18 @@ def test_the_weekly_rates_list_every_week_of_the_period(cast, timeline):
     assert (first.sent, first.receipt_rate, first.outcome_rate) == (7, 57.1, 66.7)
     assert (empty.sent, empty.receipt_rate, empty.outcome_rate) == (0, None, None)
     assert (third.sent, third.receipt_rate) == (1, 0.0)
+
+
+def test_partner_scorecards_from_the_same_timeline(cast, timeline):
+    from referloop.reports.scorecards import partner_scorecards
+
+    cards = partner_scorecards(_query(cast))
+    assert [card.name for card in cards] == ["Harbor", "Lakeside"]  # most referrals first
+    harbor, lakeside = cards
+    assert (harbor.sent, harbor.receipt_rate, harbor.outcome_rate) == (6, 66.7, 80.0)
+    assert (harbor.completed, harbor.not_accepted, harbor.failed) == (1, 2, 1)
+    assert harbor.outcome_days == 5.8
+    assert (lakeside.sent, lakeside.receipt_rate, lakeside.outcome_days) == (1, 0.0, None)
+    assert [c.name for c in partner_scorecards(_query(cast), sort="name")] == ["Harbor", "Lakeside"]
+    only = partner_scorecards(_query(cast, partner_id=timeline["t"].other.pk))
+    assert [c.name for c in only] == ["Lakeside"]

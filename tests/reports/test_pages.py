@@ -142,3 +142,24 @@ def test_the_page_and_the_list_take_a_fixed_number_of_queries(cast, timeline):  
         t.move(t.referral(sent=day), "received", day + 1)
     assert _queries(client, f"/reports/?{WEEK}") == page
     assert _queries(client, f"/reports/referrals/?metric=receipt&{WEEK}") == listed
+
+
+def test_the_scorecards_page_sorts_and_exports(cast, timeline):  # noqa: F811
+    client = client_for(cast.coordinator)
+    page = client.get(f"/reports/partners/?{WEEK}")
+    assert page.status_code == 200
+    text = page.text
+    assert text.index("Harbor") < text.index("Lakeside")
+    assert (
+        "66.7%" in text and "5.8 days" in text and "1 completed · 2 not accepted · 1 failed" in text
+    )
+    by_name = client.get(f"/reports/partners/?{WEEK}&sort=name")
+    assert "Partner ▾" in by_name.text
+    sheet = client.get(f"/reports/partners/?{WEEK}&format=xlsx")
+    rows = list(
+        load_workbook(io.BytesIO(sheet.content), read_only=True).active.iter_rows(values_only=True)
+    )
+    assert rows[0][0] == "Partner" and rows[1][:4] == ("Harbor", 6, 66.7, 80.0)
+    refused = client.get("/reports/partners/?start=2026-03-08&end=2026-03-02")
+    assert refused.status_code == 400
+    assert "Harbor" not in client_for(cast.admin_b).get(f"/reports/partners/?{WEEK}").text
