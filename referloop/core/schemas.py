@@ -165,3 +165,9 @@ class DomainErrorOut(Schema):
 
 class ValidationErrorOut(Schema):
     detail: list[dict[str, Any]]
+
+
+# The error answers every app's routes document, by kind of route.
+API_READ = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
+API_OBJECT = {**API_READ, 404: ErrorOut}
+API_WRITE = {**API_OBJECT, 400: DomainErrorOut, 409: DomainErrorOut}

@@ -15,12 +15,12 @@ from referloop.core.audit import audit_record
 from referloop.core.models import User
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
-    DomainErrorOut,
-    ErrorOut,
+    API_OBJECT,
+    API_READ,
+    API_WRITE,
     Id,
     InputSchema,
     Text,
-    ValidationErrorOut,
 )
 from referloop.core.scoping import get_for_user_or_404
 from referloop.intake import rules as triage
@@ -28,10 +28,6 @@ from referloop.intake import selectors, services
 from referloop.intake.models import Caller, Channel, Inquiry, Status
 
 router = Router(tags=["intake"])
-
-READ = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
-OBJECT = {**READ, 404: ErrorOut}
-WRITE = {**OBJECT, 400: DomainErrorOut, 409: DomainErrorOut}
 
 
 class ScreeningIn(InputSchema):
@@ -246,7 +242,9 @@ def _inquiry(request, inquiry_id: int) -> Inquiry:
 
 
 @router.post(
-    "/decide", response={200: DecisionOut, **WRITE}, summary="Decide a screening (nothing saved)"
+    "/decide",
+    response={200: DecisionOut, **API_WRITE},
+    summary="Decide a screening (nothing saved)",
 )
 def inquiry_decide(request, payload: ScreeningIn):
     api_require(request, Perm.WRITE)
@@ -255,7 +253,9 @@ def inquiry_decide(request, payload: ScreeningIn):
 
 
 @router.post(
-    "/inquiries", response={201: InquiryDetailOut, **WRITE}, summary="Record an inquiry, decided"
+    "/inquiries",
+    response={201: InquiryDetailOut, **API_WRITE},
+    summary="Record an inquiry, decided",
 )
 def inquiry_create(request, payload: ScreeningIn):
     api_require(request, Perm.WRITE)
@@ -266,7 +266,7 @@ def inquiry_create(request, payload: ScreeningIn):
 
 
 @router.get(
-    "/inquiries", response={200: list[InquiryOut], **READ}, summary="Inquiries, newest first"
+    "/inquiries", response={200: list[InquiryOut], **API_READ}, summary="Inquiries, newest first"
 )
 @paginate
 def inquiry_list(request, filters: Query[InquiryFilter]):
@@ -282,7 +282,7 @@ def inquiry_list(request, filters: Query[InquiryFilter]):
 
 @router.get(
     "/inquiries/{int:inquiry_id}",
-    response={200: InquiryDetailOut, **OBJECT},
+    response={200: InquiryDetailOut, **API_OBJECT},
     summary="One inquiry: the information-and-referral record",
 )
 def inquiry_detail(request, inquiry_id: int):
@@ -294,7 +294,7 @@ def inquiry_detail(request, inquiry_id: int):
 
 @router.post(
     "/inquiries/{int:inquiry_id}/owner",
-    response={200: InquiryOut, **WRITE},
+    response={200: InquiryOut, **API_WRITE},
     summary="Assign the inquiry",
 )
 def inquiry_assign(request, inquiry_id: int, payload: AssignIn):
@@ -308,7 +308,7 @@ def inquiry_assign(request, inquiry_id: int, payload: AssignIn):
 
 @router.post(
     "/inquiries/{int:inquiry_id}/close",
-    response={200: InquiryOut, **WRITE},
+    response={200: InquiryOut, **API_WRITE},
     summary="Record the person's choice and close",
 )
 def inquiry_close(request, inquiry_id: int, payload: CloseIn):
@@ -324,7 +324,7 @@ def inquiry_close(request, inquiry_id: int, payload: CloseIn):
 
 
 @router.get(
-    "/rules", response={200: RulesOut, **READ}, summary="The agency's triage rules, in order"
+    "/rules", response={200: RulesOut, **API_READ}, summary="The agency's triage rules, in order"
 )
 def rules_read(request):
     api_require(request, Perm.VIEW)
@@ -333,7 +333,7 @@ def rules_read(request):
 
 @router.put(
     "/rules",
-    response={200: RulesOut, **WRITE},
+    response={200: RulesOut, **API_WRITE},
     summary="Replace the triage rules (checked to decide every screening)",
 )
 def rules_replace(request, payload: RulesIO):
@@ -347,14 +347,14 @@ def rules_replace(request, payload: RulesIO):
     return {"items": [row.as_rule() for row in rows]}
 
 
-@router.get("/rotation", response={200: RotationOut, **READ}, summary="The intake rotation")
+@router.get("/rotation", response={200: RotationOut, **API_READ}, summary="The intake rotation")
 def rotation_read(request):
     api_require(request, Perm.VIEW)
     return {"items": selectors.agency_shifts(agency=request.agency)}
 
 
 @router.put(
-    "/rotation", response={200: RotationOut, **WRITE}, summary="Replace the intake rotation"
+    "/rotation", response={200: RotationOut, **API_WRITE}, summary="Replace the intake rotation"
 )
 def rotation_replace(request, payload: RotationIO):
     api_require(request, Perm.CONFIGURE_AGENCY)

@@ -3,7 +3,7 @@ it fits our own services), the recommendations from the directory, who is on int
 and the worklist's "inquiry without owner"."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db.models import Count, Prefetch, Q
@@ -202,13 +202,8 @@ def _search(agency, query: DirectoryQuery) -> tuple[list[MatchResult], str]:
     except DomainError as error:
         if error.field != "postal_code":
             raise
-    found = directory_search(network=agency.network, query=_without_place(query)).results
+    found = directory_search(network=agency.network, query=replace(query, postal_code="")).results
     return found, f"ZIP {query.postal_code} is not in the ZIP table: distances are not shown."
-
-
-def _without_place(query: DirectoryQuery) -> DirectoryQuery:
-    fields = {name: getattr(query, name) for name in DirectoryQuery.__slots__}
-    return DirectoryQuery(**{**fields, "postal_code": ""})
 
 
 def _mentions(service: Service, words: str) -> bool:

@@ -268,11 +268,10 @@ def _rerender(request, inquiry, **forms):
 @require_POST
 def inquiry_assign(request, pk):
     inquiry = _inquiry(request, pk)
-    form = AssignForm(request.POST, members=_members(inquiry.agency))
+    members = _members(inquiry.agency)
+    form = AssignForm(request.POST, members=members)
     if form.is_valid():
-        owner = next(
-            m.user for m in _members(inquiry.agency) if m.user_id == form.cleaned_data["owner"]
-        )
+        owner = next(m.user for m in members if m.user_id == form.cleaned_data["owner"])
         try:
             services.inquiry_assign(
                 inquiry=inquiry,

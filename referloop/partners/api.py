@@ -18,6 +18,9 @@ from referloop.core.errors import DomainError
 from referloop.core.models import Membership
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
+    API_OBJECT,
+    API_READ,
+    API_WRITE,
     AgencyDateTime,
     DomainErrorOut,
     Email,
@@ -43,10 +46,6 @@ from referloop.partners.models import (
 )
 
 router = Router(tags=["partners"])
-
-READ = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
-OBJECT = {**READ, 404: ErrorOut}
-WRITE = {**OBJECT, 400: DomainErrorOut, 409: DomainErrorOut}
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -246,7 +245,7 @@ def _contact(request, contact_id: int) -> Contact:
 
 @router.get(
     "/relationships",
-    response={200: list[RelationshipItemOut], **READ},
+    response={200: list[RelationshipItemOut], **API_READ},
     summary="The agency's partners, with reciprocity and health",
 )
 @paginate
@@ -273,7 +272,7 @@ def relationship_list(request, filters: Query[RelationshipFilter]):
 
 @router.post(
     "/relationships",
-    response={201: RelationshipOut, 200: RelationshipOut, **WRITE},
+    response={201: RelationshipOut, 200: RelationshipOut, **API_WRITE},
     summary="Start a relationship with a directory organization (200: it already exists)",
 )
 def relationship_create(request, payload: RelationshipIn):
@@ -293,7 +292,7 @@ def relationship_create(request, payload: RelationshipIn):
 
 @router.get(
     "/relationships/{int:relationship_id}",
-    response={200: RelationshipOut, **OBJECT},
+    response={200: RelationshipOut, **API_OBJECT},
     summary="One partner relationship",
 )
 def relationship_detail(request, relationship_id: int):
@@ -305,7 +304,7 @@ def relationship_detail(request, relationship_id: int):
 
 @router.patch(
     "/relationships/{int:relationship_id}",
-    response={200: RelationshipOut, **WRITE},
+    response={200: RelationshipOut, **API_WRITE},
     summary="Change the owner, the hand-set tier, what they value, the mutual benefits",
 )
 def relationship_patch(request, relationship_id: int, payload: RelationshipPatch):
@@ -327,7 +326,7 @@ def relationship_patch(request, relationship_id: int, payload: RelationshipPatch
 
 @router.post(
     "/relationships/{int:relationship_id}/stage",
-    response={200: RelationshipOut, **WRITE},
+    response={200: RelationshipOut, **API_WRITE},
     summary="Move a relationship to another stage",
 )
 def relationship_stage(request, relationship_id: int, payload: StageIn):
@@ -345,7 +344,7 @@ def relationship_stage(request, relationship_id: int, payload: StageIn):
 
 @router.get(
     "/relationships/{int:relationship_id}/reciprocity",
-    response={200: list[MonthOut], **OBJECT},
+    response={200: list[MonthOut], **API_OBJECT},
     summary="Referrals received from and sent to the partner, per month, last 12 months",
 )
 def relationship_reciprocity(request, relationship_id: int):
@@ -357,7 +356,7 @@ def relationship_reciprocity(request, relationship_id: int):
 
 @router.get(
     "/relationships/{int:relationship_id}/interactions",
-    response={200: list[InteractionOut], **OBJECT},
+    response={200: list[InteractionOut], **API_OBJECT},
     summary="The relationship's interactions, newest first",
 )
 @paginate
@@ -369,7 +368,7 @@ def interaction_list(request, relationship_id: int):
 
 @router.post(
     "/relationships/{int:relationship_id}/interactions",
-    response={201: InteractionOut, **WRITE},
+    response={201: InteractionOut, **API_WRITE},
     summary="Log an interaction (moves the cadence on)",
 )
 def interaction_create(request, relationship_id: int, payload: InteractionIn):
@@ -403,7 +402,7 @@ def interaction_create(request, relationship_id: int, payload: InteractionIn):
 
 @router.get(
     "/contacts",
-    response={200: list[ContactOut], **READ},
+    response={200: list[ContactOut], **API_READ},
     summary="The agency's partner people, with their positions",
 )
 @paginate
@@ -418,7 +417,7 @@ def contact_list(request):
     )
 
 
-@router.post("/contacts", response={201: ContactOut, **WRITE}, summary="Add a partner person")
+@router.post("/contacts", response={201: ContactOut, **API_WRITE}, summary="Add a partner person")
 def contact_create(request, payload: ContactIn):
     api_require(request, Perm.WRITE)
     contact = services.partner_contact_create(
@@ -436,7 +435,7 @@ def contact_create(request, payload: ContactIn):
 
 
 @router.get(
-    "/contacts/{int:contact_id}", response={200: ContactOut, **OBJECT}, summary="One person"
+    "/contacts/{int:contact_id}", response={200: ContactOut, **API_OBJECT}, summary="One person"
 )
 def contact_detail(request, contact_id: int):
     api_require(request, Perm.VIEW)
@@ -445,7 +444,7 @@ def contact_detail(request, contact_id: int):
 
 @router.patch(
     "/contacts/{int:contact_id}",
-    response={200: ContactOut, **WRITE},
+    response={200: ContactOut, **API_WRITE},
     summary="Correct a person's name, title, addresses and numbers",
 )
 def contact_update(request, contact_id: int, payload: ContactPatch):
@@ -468,7 +467,7 @@ def contact_update(request, contact_id: int, payload: ContactPatch):
 
 @router.post(
     "/contacts/{int:contact_id}/move",
-    response={200: ContactOut, **WRITE},
+    response={200: ContactOut, **API_WRITE},
     summary="The person moved to another organization (history kept, re-establish item)",
 )
 def contact_move(request, contact_id: int, payload: MoveIn):
@@ -488,7 +487,7 @@ def contact_move(request, contact_id: int, payload: MoveIn):
 
 @router.post(
     "/contacts/merge",
-    response={200: ContactOut, **WRITE},
+    response={200: ContactOut, **API_WRITE},
     summary="Merge a duplicate person into the one kept (every interaction kept)",
 )
 def contact_merge(request, payload: MergeIn):
@@ -502,7 +501,7 @@ def contact_merge(request, payload: MergeIn):
 
 @router.get(
     "/duplicates",
-    response={200: list[ContactDuplicateOut], **READ},
+    response={200: list[ContactDuplicateOut], **API_READ},
     summary="Likely duplicate people (same e-mail, similar names at one organization)",
 )
 def duplicate_list(request):
@@ -601,7 +600,7 @@ def meeting_list(request):
 
 @router.get(
     "/meetings/{int:meeting_id}",
-    response={200: MeetingOut, **OBJECT},
+    response={200: MeetingOut, **API_OBJECT},
     summary="A meeting with its attendees' answers",
 )
 def meeting_detail(request, meeting_id: Id):
@@ -624,7 +623,7 @@ def meeting_cancel(request, meeting_id: Id):
 
 @router.get(
     "/meetings/{int:meeting_id}/invite.ics",
-    response={200: str, **OBJECT},
+    response={200: str, **API_OBJECT},
     summary="The invitation as an iCalendar file",
     openapi_extra={"responses": {"200": {"content": {"text/calendar": {}}}}},
 )

@@ -9,7 +9,7 @@ from pydantic import Field
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.permissions import Perm
-from referloop.core.schemas import DomainErrorOut, ErrorOut, Id, ValidationErrorOut
+from referloop.core.schemas import API_READ, DomainErrorOut, Id
 from referloop.reports import metrics
 
 router = Router(tags=["reports"])
@@ -51,13 +51,7 @@ class MetricsOut(Schema):
 
 @router.get(
     "/metrics",
-    response={
-        200: MetricsOut,
-        400: DomainErrorOut,
-        401: ErrorOut,
-        403: ErrorOut,
-        422: ValidationErrorOut,
-    },
+    response={200: MetricsOut, 400: DomainErrorOut, **API_READ},
     summary="The six closed-loop metrics for a period",
 )
 def metrics_read(request, filters: Query[MetricsFilter]):

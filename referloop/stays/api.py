@@ -14,14 +14,14 @@ from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
-    DomainErrorOut,
+    API_OBJECT,
+    API_READ,
+    API_WRITE,
     Email,
-    ErrorOut,
     Id,
     InputSchema,
     IsoDate,
     Text,
-    ValidationErrorOut,
 )
 from referloop.core.scoping import get_for_user_or_404
 from referloop.stays import selectors, services
@@ -35,10 +35,6 @@ from referloop.stays.models import (
 )
 
 router = Router(tags=["stays"])
-
-READ = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
-OBJECT = {**READ, 404: ErrorOut}
-WRITE = {**OBJECT, 400: DomainErrorOut, 409: DomainErrorOut}
 
 
 class InboundOut(Schema):
@@ -177,7 +173,7 @@ def _update(request, update_id: int) -> UpdateOwed:
 
 
 @router.get(
-    "/inbound", response={200: list[InboundOut], **READ}, summary="Referrals made to the agency"
+    "/inbound", response={200: list[InboundOut], **API_READ}, summary="Referrals made to the agency"
 )
 @paginate
 def inbound_list(request, filters: Query[InboundFilter]):
@@ -189,7 +185,7 @@ def inbound_list(request, filters: Query[InboundFilter]):
 
 
 @router.post(
-    "/inbound", response={201: InboundOut, **WRITE}, summary="Record a referral made to us"
+    "/inbound", response={201: InboundOut, **API_WRITE}, summary="Record a referral made to us"
 )
 def inbound_create(request, payload: InboundIn):
     api_require(request, Perm.WRITE)
@@ -210,7 +206,7 @@ def inbound_create(request, payload: InboundIn):
 
 @router.get(
     "/inbound/{int:inbound_id}",
-    response={200: InboundOut, **OBJECT},
+    response={200: InboundOut, **API_OBJECT},
     summary="One referral made to us",
 )
 def inbound_detail(request, inbound_id: int):
@@ -222,7 +218,7 @@ def inbound_detail(request, inbound_id: int):
 
 @router.post(
     "/inbound/{int:inbound_id}/application",
-    response={200: InboundOut, **WRITE},
+    response={200: InboundOut, **API_WRITE},
     summary="Record the application's status (a denial owes the source news at once)",
 )
 def inbound_application(request, inbound_id: int, payload: ApplicationIn):
@@ -239,7 +235,7 @@ def inbound_application(request, inbound_id: int, payload: ApplicationIn):
 
 @router.post(
     "/inbound/{int:inbound_id}/move-in",
-    response={201: StayOut, **WRITE},
+    response={201: StayOut, **API_WRITE},
     summary="Record the move-in (schedules the source's check-ins and milestones)",
 )
 def inbound_move_in(request, inbound_id: int, payload: MoveInIn):
@@ -259,7 +255,7 @@ def inbound_move_in(request, inbound_id: int, payload: MoveInIn):
 # --- stays ---------------------------------------------------------------------------------------
 
 
-@router.get("/stays", response={200: list[StayOut], **READ}, summary="Current residents' stays")
+@router.get("/stays", response={200: list[StayOut], **API_READ}, summary="Current residents' stays")
 @paginate
 def stay_list(request):
     api_require(request, Perm.VIEW)
@@ -267,7 +263,7 @@ def stay_list(request):
     return Stay.objects.for_agency(request.agency).filter(discharge_on__isnull=True)
 
 
-@router.get("/stays/{int:stay_id}", response={200: StayOut, **OBJECT}, summary="One stay")
+@router.get("/stays/{int:stay_id}", response={200: StayOut, **API_OBJECT}, summary="One stay")
 def stay_detail(request, stay_id: int):
     api_require(request, Perm.VIEW)
     stay = _stay(request, stay_id)
@@ -277,7 +273,7 @@ def stay_detail(request, stay_id: int):
 
 @router.patch(
     "/stays/{int:stay_id}",
-    response={200: StayOut, **WRITE},
+    response={200: StayOut, **API_WRITE},
     summary="Correct the sobriety date or the house; whether the source hears of a discharge",
 )
 def stay_patch(request, stay_id: int, payload: StayPatch):
@@ -299,7 +295,7 @@ def stay_patch(request, stay_id: int, payload: StayPatch):
 
 @router.post(
     "/stays/{int:stay_id}/discharge",
-    response={200: StayOut, **WRITE},
+    response={200: StayOut, **API_WRITE},
     summary="Record the discharge (a termination owes the source news at once)",
 )
 def stay_discharge(request, stay_id: int, payload: DischargeIn):
@@ -320,7 +316,7 @@ def stay_discharge(request, stay_id: int, payload: DischargeIn):
 
 @router.get(
     "/updates",
-    response={200: list[UpdateOut], **READ},
+    response={200: list[UpdateOut], **API_READ},
     summary="Updates owed to referral sources (urgent first, then by due time)",
 )
 @paginate
@@ -334,7 +330,7 @@ def update_list(request, filters: Query[UpdateFilter]):
 
 @router.get(
     "/updates/{int:update_id}",
-    response={200: UpdateDetailOut, **OBJECT},
+    response={200: UpdateDetailOut, **API_OBJECT},
     summary="One owed update, with its drafted message and whether consent allows it",
 )
 def update_detail(request, update_id: int):
@@ -350,7 +346,7 @@ def update_detail(request, update_id: int):
 
 @router.post(
     "/updates/{int:update_id}/send",
-    response={200: UpdateOut, **WRITE},
+    response={200: UpdateOut, **API_WRITE},
     summary="Send the update (409 code `consent` when the client's consent does not allow it)",
 )
 def update_send(request, update_id: int, payload: SendIn):
@@ -369,7 +365,7 @@ def update_send(request, update_id: int, payload: SendIn):
 
 @router.post(
     "/updates/{int:update_id}/skip",
-    response={200: UpdateOut, **WRITE},
+    response={200: UpdateOut, **API_WRITE},
     summary="Settle the update without sending it",
 )
 def update_skip(request, update_id: int, payload: SkipIn):

@@ -423,3 +423,15 @@ def test_identifying_answers_are_encrypted_at_rest(cast, county):
         )
         stored = cursor.fetchone()
     assert all(value.startswith("enc1:") for value in stored)
+
+
+def test_a_zip_missing_from_the_table_still_gets_recommendations(cast, county):
+    cleaned = services.screening_clean(
+        screening(domestic_violence=True, service_format="couples", postal_code="00001")
+    )
+    decided = selectors.triage_screening(agency=cast.agency_a, screening=cleaned)
+    (group,) = decided.options
+    assert [r.result.service.name for r in group.recommendations] == [
+        "Individual domestic violence counseling"
+    ]
+    assert group.note == "ZIP 00001 is not in the ZIP table: distances are not shown."
