@@ -147,6 +147,18 @@ def cohort(query: MetricsQuery):
         referrals = referrals.filter(owner_id=query.owner_id)
     starts = local_midnight_utc(agency, period.start)
     ends = local_midnight_utc(agency, period.end + timedelta(days=1))
+    return timeline_annotated(referrals).filter(
+        # The stored sending time narrows the rows by an index; the event decides.
+        sent_at__gte=starts,
+        sent_at__lt=ends,
+        sent_ev__gte=starts,
+        sent_ev__lt=ends,
+    )
+
+
+def timeline_annotated(referrals):
+    """`referrals`, each annotated with when its events first happened (the cohort's columns,
+    which DEFINITIONS read): the community scorecard annotates a network's referrals with it."""
     status = Q(kind=EventKind.STATUS) | Q(kind=EventKind.PARTNER_REPLY)
     return referrals.annotate(
         sent_ev=_first(EventKind.SENT),
@@ -159,12 +171,6 @@ def cohort(query: MetricsQuery):
         rejected_ev=_first(condition=status & Q(to_status=Status.REJECTED)),
         cancelled_ev=_first(condition=status & Q(to_status=Status.CANCELLED)),
         re_referred=Exists(Referral.objects.filter(bounce_back_of=OuterRef("pk"))),
-    ).filter(
-        # The stored sending time narrows the rows by an index; the event decides.
-        sent_at__gte=starts,
-        sent_at__lt=ends,
-        sent_ev__gte=starts,
-        sent_ev__lt=ends,
     )
 
 
