@@ -294,6 +294,8 @@ REFERLOOP_SWEEPS = [
     ("referloop.partners.sweeps.top_referrers_refresh", 3600),
     # Daily digests (worklist + escalations), once per person per day after 07:00 agency time.
     ("referloop.worklist.digests.digests_send", 900),
+    # The weekly review, to program leads of agencies that opt in, on the week's first working day.
+    ("referloop.reports.mailing.weekly_reviews_send", 900),
     # Last, so what the sweeps above queued goes out in the same pass. Nothing is sent while no
     # SMTP host is configured (the mail waits on the Outbox page).
     ("referloop.core.outbox.outbox_deliver", 15),

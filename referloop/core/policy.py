@@ -84,6 +84,10 @@ class AgencyPolicy(BaseModel):
     capacity_stale_days: int = Field(
         7, ge=1, le=90, title="Capacity counts as stale after", description="days"
     )
+    # The weekly review (seed 003's operating rhythm), e-mailed on the week's first working day.
+    weekly_review_email: bool = Field(
+        False, title="E-mail last week's review to program leads each week"
+    )
     # Business days: ISO weekdays worked (1 = Monday) and days off.
     working_weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     holidays: list[date] = Field(default_factory=list)

@@ -644,3 +644,46 @@ def agency_availability(*, agency, now: datetime | None = None) -> list[Availabi
         )
         for capacity in capacities
     ]
+
+
+def cadence_compliance(*, agency, since: datetime, until: datetime) -> dict[int, float]:
+    """Per partner organization with a worked relationship: the share (in %) of the time from
+    `since` to `until` (or since the relationship began) when its last contact was within the
+    cadence of its tier (seed 000: any contact every N days). A contact at t keeps the cadence
+    until t + N days; the shares are those intervals' union over the window.
+
+    One query for the relationships and one for their contacts in the window (contacts, not
+    referrals: a few per partner a month); the tier is the relationship's current one."""
+    policy = agency.policies
+    relationships = list(
+        Relationship.objects.filter(agency=agency, stage__in=ACTIVE_STAGES).only(
+            "pk", "organization_id", "tier", "is_top_referrer", "created_at"
+        )
+    )
+    longest = max((touch_days(policy, tier) for tier in Tier.values), default=0)
+    contacts: dict[int, list[datetime]] = {}
+    for relationship_id, at in (
+        Interaction.objects.filter(
+            agency=agency,
+            relationship__in=[r.pk for r in relationships],
+            occurred_at__gte=since - timedelta(days=longest),
+            occurred_at__lt=until,
+        )
+        .order_by("relationship_id", "occurred_at")
+        .values_list("relationship_id", "occurred_at")
+    ):
+        contacts.setdefault(relationship_id, []).append(at)
+    shares = {}
+    for relationship in relationships:
+        starts = max(since, relationship.created_at)
+        if starts >= until:
+            continue
+        keeps = timedelta(days=touch_days(policy, relationship.effective_tier))
+        covered, reached = timedelta(0), starts
+        for at in contacts.get(relationship.pk, []):
+            ends = min(at + keeps, until)
+            if ends > reached:
+                covered += ends - max(at, reached)
+                reached = ends
+        shares[relationship.organization_id] = round(100 * covered / (until - starts), 1)
+    return shares

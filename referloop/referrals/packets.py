@@ -11,9 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.staticfiles import finders
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from referloop.clients.models import Category, Channel
@@ -24,6 +22,7 @@ from referloop.clients.selectors import (
     safe_contact_rules,
 )
 from referloop.clients.services import disclosure_record
+from referloop.core.pdf import pdf_render
 from referloop.core.timeutils import agency_today, agency_zone, local_midnight_utc
 from referloop.referrals.models import Packet, Urgency
 
@@ -182,16 +181,8 @@ def stored_packet_check(*, packet: Packet) -> DisclosureDecision:
 
 
 def packet_pdf(content: dict) -> bytes:
-    """The packet as a one-page PDF. WeasyPrint fetches nothing: the stylesheet is passed in and
-    every URL in the document is refused."""
-    from weasyprint import CSS, HTML  # costs about a second: only when a PDF is asked for
-    from weasyprint.urls import URLFetcher
-
-    with open(finders.find(PACKET_CSS), encoding="utf-8") as css_file:
-        stylesheet = CSS(string=css_file.read())
-    html = render_to_string("referrals/packet_pdf.html", {"packet": content})
-    no_fetching = URLFetcher(allowed_protocols=())
-    return HTML(string=html, url_fetcher=no_fetching).write_pdf(stylesheets=[stylesheet])
+    """The packet as a one-page PDF."""
+    return pdf_render("referrals/packet_pdf.html", {"packet": content}, stylesheet=PACKET_CSS)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import Count, DurationField, F, Q
+from django.utils import timezone
 
 from referloop.core.timeutils import local_midnight_utc
+from referloop.directory.models import Organization
+from referloop.partners.selectors import cadence_compliance
 from referloop.referrals.models import ReplyLink
 from referloop.reports.metrics import (
     DEFINITIONS,
@@ -20,7 +23,7 @@ from referloop.reports.metrics import (
     MetricsQuery,
     cohort,
 )
-from referloop.stays.selectors import source_metrics
+from referloop.stays.selectors import source_metrics, source_referrals_by_month
 
 SORTS = {
     "name": "Partner",
@@ -31,6 +34,7 @@ SORTS = {
     "replied": "Answers the reply link",
     "received": "Referred to us",
     "admitted": "Admitted",
+    "cadence": "Cadence kept",
 }
 
 
@@ -53,6 +57,7 @@ class Scorecard:
     admitted: int = 0
     updates_due: int = 0
     updates_on_time: int = 0
+    cadence: float | None = None  # % of the period within the contact cadence (worked partners)
 
     receipt_rate = property(lambda self: Metrics._rate(self.receipt, self.sent))
     outcome_rate = property(lambda self: Metrics._rate(self.outcome, self.outcome_base))
@@ -73,6 +78,7 @@ def _sort_key(sort: str):
             "replied": card.reply_rate,
             "received": card.received,
             "admitted": card.admitted,
+            "cadence": card.cadence,
         }[sort]
         # Highest first (fastest first for days); no data last.
         if value is None:
@@ -131,6 +137,7 @@ def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Score
             replied=links.get(row["organization_id"], {}).get("replied", 0),
         )
     agency, period = query.agency, query.period
+    names = []  # worked partners with no referral either way: named in one more query
     for source in source_metrics(
         agency=agency,
         since=local_midnight_utc(agency, period.start),
@@ -145,6 +152,65 @@ def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Score
             source.admitted,
         )
         card.updates_due, card.updates_on_time = source.updates_due, source.updates_on_time
+    until = min(local_midnight_utc(agency, period.end + timedelta(days=1)), timezone.now())
+    for organization_id, share in cadence_compliance(
+        agency=agency, since=local_midnight_utc(agency, period.start), until=until
+    ).items():
+        if organization_id not in cards:
+            names.append(organization_id)
+            cards[organization_id] = Scorecard(organization_id, "")
+        cards[organization_id].cadence = share
+    for pk, name in Organization.objects.filter(pk__in=names).values_list("pk", "name"):
+        cards[pk].name = name
     if query.partner_id:
         cards = {pk: card for pk, card in cards.items() if pk == query.partner_id}
     return sorted(cards.values(), key=_sort_key(sort if sort in SORTS else "sent"))
+
+
+TOP_REFERRERS = 5
+
+
+@dataclass
+class ReferrerTrend:
+    """The partners that referred the most people to us in the period, by month (by quarter
+    for periods longer than 13 months)."""
+
+    buckets: list  # the first day of each month (or quarter)
+    quarterly: bool
+    rows: list[tuple[str, list[int], int]]  # (partner, referred per bucket, total)
+
+
+def _buckets(period, quarterly: bool) -> list:
+    step = 3 if quarterly else 1
+    month = period.start.month - (period.start.month - 1) % step
+    day = period.start.replace(month=month, day=1)
+    buckets = []
+    while day <= period.end:
+        buckets.append(day)
+        months = day.month - 1 + step
+        day = day.replace(year=day.year + months // 12, month=months % 12 + 1)
+    return buckets
+
+
+def top_referrers(query: MetricsQuery, *, limit: int = TOP_REFERRERS) -> ReferrerTrend:
+    agency, period = query.agency, query.period
+    quarterly = period.days > 400
+    buckets = _buckets(period, quarterly)
+    counts: dict[tuple[int, str], dict] = {}
+    for row in source_referrals_by_month(
+        agency=agency,
+        since=local_midnight_utc(agency, period.start),
+        until=local_midnight_utc(agency, period.end + timedelta(days=1)),
+        quarterly=quarterly,
+    ):
+        key = (row["source_organization_id"], row["source_organization__name"])
+        counts.setdefault(key, {})[row["bucket"]] = row["referred"]
+    ranked = sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0][1].lower()))
+    return ReferrerTrend(
+        buckets=buckets,
+        quarterly=quarterly,
+        rows=[
+            (name, [by_bucket.get(day, 0) for day in buckets], sum(by_bucket.values()))
+            for (_, name), by_bucket in ranked[:limit]
+        ],
+    )

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.metrics_page, name="index"),
     path("referrals/", views.metric_referrals, name="referrals"),
     path("partners/", views.partner_scorecards, name="scorecards"),
+    path("week/", views.weekly_review, name="review"),
 ]

@@ -4,8 +4,11 @@ referrals one number counts."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
@@ -13,12 +16,13 @@ from referloop.core.audit import audit_record
 from referloop.core.charts import rate_line_chart
 from referloop.core.errors import DomainError
 from referloop.core.models import Membership
+from referloop.core.pdf import pdf_render
 from referloop.core.permissions import Perm
 from referloop.core.spreadsheets import download_response
 from referloop.core.timeutils import agency_today, agency_zone
 from referloop.directory.models import Organization
 from referloop.referrals.models import Referral
-from referloop.reports import metrics, scorecards
+from referloop.reports import metrics, review, scorecards
 
 PAGE_SIZE = 50
 
@@ -173,6 +177,7 @@ SCORECARD_HEADERS = [
     "Applied",
     "Admitted",
     "Updates on time %",
+    "Cadence kept %",
 ]
 
 
@@ -191,6 +196,7 @@ def _scorecard_row(card: scorecards.Scorecard) -> list:
         card.applied,
         card.admitted,
         card.on_time_rate,
+        card.cadence,
     ]
 
 
@@ -206,18 +212,34 @@ def partner_scorecards(request):
         return render(request, "reports/scorecards.html", {"error": error.message}, status=400)
     sort = request.GET.get("sort", "sent")
     sort = sort if sort in scorecards.SORTS else "sent"
-    cards = scorecards.partner_scorecards(query, sort=sort)
-    if request.GET.get("format") in ("csv", "xlsx"):
+    wanted = request.GET.get("format")
+    if wanted in ("csv", "xlsx") and request.GET.get("table") == "referrers":
+        trend = scorecards.top_referrers(query)
         audit_record(
             action="export",
             request=request,
             object_type="reports.scorecards",
-            detail={"format": request.GET["format"]},
+            detail={"format": wanted, "table": "referrers"},
+        )
+        return download_response(
+            ["Partner", *(f"{day:%Y-%m}" for day in trend.buckets), "Total"],
+            ([name, *counts, total] for name, counts, total in trend.rows),
+            wanted,
+            filename=f"top-referrers-{query.period.start}-to-{query.period.end}",
+            title="Top referrers",
+        )
+    cards = scorecards.partner_scorecards(query, sort=sort)
+    if wanted in ("csv", "xlsx"):
+        audit_record(
+            action="export",
+            request=request,
+            object_type="reports.scorecards",
+            detail={"format": wanted},
         )
         return download_response(
             SCORECARD_HEADERS,
             (_scorecard_row(card) for card in cards),
-            request.GET["format"],
+            wanted,
             filename=f"partner-scorecards-{query.period.start}-to-{query.period.end}",
             title="Partner scorecards",
         )
@@ -226,9 +248,78 @@ def partner_scorecards(request):
         "reports/scorecards.html",
         {
             "cards": cards,
+            "referrers": scorecards.top_referrers(query),
             "query": query,
             "query_string": metrics.query_string(query),
             "sorts": scorecards.SORTS,
             "sort": sort,
         },
     )
+
+
+REVIEW_HEADERS = ["Section", "Subject", "Detail", "Action", "Link"]
+
+
+def _review_rows(result: review.WeeklyReview, base_url: str):
+    for section in result.sections:
+        for line in section.lines:
+            yield [
+                section.title,
+                line.subject,
+                line.detail,
+                line.action_label,
+                base_url + line.action_url,
+            ]
+    for reason in result.reasons:
+        yield [
+            "Not accepted: this week / last week",
+            reason.label,
+            f"{reason.this_week} / {reason.last_week}",
+            "",
+            "",
+        ]
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def weekly_review(request):
+    """The week's review: what opened, closed and is stuck, and what to do about each; as a
+    page, a printable PDF, or every line as CSV/XLSX."""
+    agency = request.agency
+    try:
+        week = review.week_clean(request.GET.get("week", ""), agency)
+    except DomainError as error:
+        return render(request, "reports/review.html", {"error": error.message}, status=400)
+    wanted = request.GET.get("format")
+    exporting = wanted in ("csv", "xlsx")
+    result = review.weekly_review(agency, week, limit=None if exporting else review.LINES_SHOWN)
+    audit_record(
+        action="export" if wanted else "view",
+        request=request,
+        object_type="reports.weekly_review",
+        detail={"week": week.start.isoformat(), **({"format": wanted} if wanted else {})},
+    )
+    if exporting:
+        return download_response(
+            REVIEW_HEADERS,
+            _review_rows(result, settings.BASE_URL),
+            wanted,
+            filename=f"weekly-review-{week.start}",
+            title="Weekly review",
+        )
+    context = {"review": result, "this_week": review.week_of(agency_today(agency)).start}
+    if wanted == "pdf":
+        pdf = pdf_render(
+            "reports/review_pdf.html",
+            {
+                **context,
+                "agency": agency,
+                "printed_at": timezone.now(),
+                "base_url": settings.BASE_URL,
+            },
+            stylesheet=review.REVIEW_CSS,
+        )
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="weekly-review-{week.start}.pdf"'
+        return response
+    return render(request, "reports/review.html", context)
