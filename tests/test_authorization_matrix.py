@@ -1413,7 +1413,10 @@ MATRIX |= {
         anonymous=LOGIN, member=400, data=lambda cast: {"metric": "no-such-metric"}
     ),
     "reports:scorecards": Route(anonymous=LOGIN),
+    "reports:review": Route(anonymous=LOGIN),
     "api:metrics_read": _partner_api(),
+    "api:scorecards_read": _partner_api(),
+    "api:weekly_review_read": _partner_api(),
 }
 
 ROUTES = list(_walk(get_resolver().url_patterns))

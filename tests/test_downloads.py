@@ -183,6 +183,9 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("reports:index", "xlsx"),
         ("reports:scorecards", "csv"),
         ("reports:scorecards", "xlsx"),
+        ("reports:review", "pdf"),
+        ("reports:review", "csv"),
+        ("reports:review", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 

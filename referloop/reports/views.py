@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
@@ -19,7 +18,7 @@ from referloop.core.models import Membership
 from referloop.core.pdf import pdf_render
 from referloop.core.permissions import Perm
 from referloop.core.spreadsheets import download_response
-from referloop.core.timeutils import agency_today, agency_zone
+from referloop.core.timeutils import agency_now, agency_today, agency_zone
 from referloop.directory.models import Organization
 from referloop.referrals.models import Referral
 from referloop.reports import metrics, review, scorecards
@@ -309,12 +308,13 @@ def weekly_review(request):
         )
     context = {"review": result, "this_week": review.week_of(agency_today(agency)).start}
     if wanted == "pdf":
+        printed = agency_now(agency)
         pdf = pdf_render(
             "reports/review_pdf.html",
             {
                 **context,
                 "agency": agency,
-                "printed_at": timezone.now(),
+                "printed": f"{printed:%b} {printed.day}, {printed:%Y %H:%M %Z}",
                 "base_url": settings.BASE_URL,
             },
             stylesheet=review.REVIEW_CSS,
