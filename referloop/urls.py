@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from referloop.api.api import api
 from referloop.core import views as core_views
+from referloop.reports import views_community
 from referloop.stays import views_public as stays_public
 
 admin.site.site_header = "Referloop installation admin"
@@ -18,6 +19,12 @@ urlpatterns = [
     path("worklist/", include("referloop.worklist.urls")),
     path("services/", include("referloop.directory.urls")),
     path("directory/", include("referloop.directory.public_urls")),
+    # The public community scorecard is the reports app's (the directory never imports reports).
+    path(
+        "directory/community/<slug:slug>/",
+        views_community.community_public,
+        name="community_public",
+    ),
     path("referrals/", include("referloop.referrals.urls")),
     path("clients/", include("referloop.clients.urls")),
     path("partners/", include("referloop.partners.urls")),

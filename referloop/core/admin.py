@@ -37,8 +37,11 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Network)
 class NetworkAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_demo", "created_at"]
+    list_display = ["name", "slug", "is_demo", "community_min_cell", "community_published_at"]
     search_fields = ["name", "slug"]
+    # The threshold is the operators' to set; publishing is the agency administrators' (on the
+    # community scorecard page), shown here for reference.
+    readonly_fields = ["community_published_at", "community_published_by"]
 
 
 @admin.register(Agency)

@@ -251,3 +251,79 @@ def rate_line_chart(
         HEIGHT - 8,
         points[-1][0],
     )
+
+
+BAR_ROW, BAR_LABEL = 24, 170  # a bar's height with its gap; room for the labels on the left
+
+
+def bar_chart(
+    *, chart_id: str, bars: list[tuple[str, int | None]], title: str, unit: str = ""
+) -> SafeString:
+    """Counts side by side as horizontal bars, largest first as given: `bars` are (label, count
+    or None when the count is not shown -- then the row says `hidden` instead of a bar). The
+    description reads every bar out; the numbers are in a table beside the chart as well.
+    Empty when no bar has a count."""
+    if not any(value is not None for _, value in bars):
+        return SafeString("")
+    top = max(value for _, value in bars if value is not None) or 1
+    height = TOP + BAR_ROW * len(bars) + 4
+    room = WIDTH - BAR_LABEL - RIGHT - 40  # and 40 for the number after the bar
+
+    def length(value: int) -> float:
+        return room * value / top
+
+    rows = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>{}',
+        (
+            (
+                BAR_LABEL - 6,
+                f"{TOP + BAR_ROW * index + 15:.1f}",
+                label if len(label) <= 24 else f"{label[:23]}…",
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" class="chart-bar">'
+                    "<title>{}: {} {}</title></rect>"
+                    '<text x="{}" y="{}" class="chart-axis">{}</text>',
+                    BAR_LABEL,
+                    f"{TOP + BAR_ROW * index + 3:.1f}",
+                    f"{max(1.0, length(value)):.1f}",
+                    BAR_ROW - 8,
+                    label,
+                    value,
+                    unit,
+                    f"{BAR_LABEL + max(1.0, length(value)) + 4:.1f}",
+                    f"{TOP + BAR_ROW * index + 15:.1f}",
+                    value,
+                )
+                if value is not None
+                else format_html(
+                    '<text x="{}" y="{}" class="chart-axis">hidden</text>',
+                    BAR_LABEL + 4,
+                    f"{TOP + BAR_ROW * index + 15:.1f}",
+                ),
+            )
+            for index, (label, value) in enumerate(bars)
+        ),
+    )
+    description = "; ".join(
+        f"{label}: {'hidden' if value is None else f'{value} {unit}'.strip()}"
+        for label, value in bars
+    )
+    return format_html(
+        '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc">'
+        '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>'
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" class="chart-baseline"/>{}</svg>',
+        WIDTH,
+        height,
+        chart_id,
+        chart_id,
+        chart_id,
+        title,
+        chart_id,
+        description,
+        BAR_LABEL,
+        BAR_LABEL,
+        TOP - 4,
+        height - 4,
+        rows,
+    )

@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -39,6 +40,13 @@ class AuditEventQuerySet(TenantQuerySet):
         raise ValueError("audit events are append-only")
 
 
+# The community scorecard's small-cell threshold: no count below it is shown (reports.community).
+# 11 is the common rule for public health data (counts of 1-10 suppressed); it may be raised per
+# network, never set below 5, under which a count points at a handful of people.
+COMMUNITY_MIN_CELL_DEFAULT = 11
+COMMUNITY_MIN_CELL_FLOOR = 5
+
+
 class Network(models.Model):
     """A community of agencies that share one directory and refer to each other."""
 
@@ -46,6 +54,28 @@ class Network(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     is_demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # The community scorecard: its suppression threshold (set by the installation's operators in
+    # the admin site), and whether it is published on the public directory (by whom, since when).
+    community_min_cell = models.PositiveSmallIntegerField(
+        "community scorecard threshold",
+        default=COMMUNITY_MIN_CELL_DEFAULT,
+        validators=[MinValueValidator(COMMUNITY_MIN_CELL_FLOOR), MaxValueValidator(1000)],
+        help_text="The community scorecard shows no count below this (at least "
+        f"{COMMUNITY_MIN_CELL_FLOOR}; {COMMUNITY_MIN_CELL_DEFAULT} is the usual rule).",
+    )
+    community_published_at = models.DateTimeField(null=True, blank=True)
+    community_published_by = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(community_min_cell__gte=COMMUNITY_MIN_CELL_FLOOR)
+                & models.Q(community_min_cell__lte=1000),
+                name="network_community_min_cell",
+            )
+        ]
 
     def __str__(self):
         return self.name

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Window
+from django.db.models.functions import Lead
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from referloop.directory.models import (
     TaxonomyTerm,
 )
 from referloop.directory.postal import normalize_us_zip, packaged_zip
+from referloop.directory.vocabulary import NEEDS
 
 
 def service_detail_queryset():
@@ -267,3 +269,80 @@ def _listing_item(service: Service, *, days: int, now: datetime) -> DueItem:
 def location_shared(location: Location, *, but: Service) -> bool:
     """Other listings are at this location too (a site with several programs)."""
     return ServiceAtLocation.objects.filter(location=location).exclude(service=but).exists()
+
+
+# --- capacity over time (the community scorecard's) ----------------------------------------
+
+
+def _readings_in_force(*, network, until: datetime, partition: list):
+    """The network's capacity readings made before `until`, each with when the next one of the
+    same capacity (and `partition`) was made: a reading holds from its time until then."""
+    return CapacityReading.objects.filter(
+        capacity__service__network=network, recorded_at__lt=until
+    ).annotate(
+        next_at=Window(
+            Lead("recorded_at"),
+            partition_by=[F("capacity_id"), *partition],
+            order_by=[F("recorded_at").asc(), F("pk").asc()],
+        )
+    )
+
+
+def _holding_at(at: datetime) -> Q:
+    return Q(recorded_at__lte=at) & (Q(next_at__isnull=True) | Q(next_at__gt=at))
+
+
+def capacity_shares(*, network, instants: list[datetime]) -> list[tuple[int, int]]:
+    """For each instant: (services with a capacity reading by then, those whose latest reading
+    then showed a place free in at least one of their capacities) -- one query."""
+    if not instants:
+        return []
+    readings = _readings_in_force(network=network, until=max(instants), partition=[])
+    totals = readings.aggregate(
+        **{
+            f"{name}{index}": Count("capacity__service", distinct=True, filter=condition)
+            for index, at in enumerate(instants)
+            for name, condition in (
+                ("tracked", _holding_at(at)),
+                ("open", _holding_at(at) & Q(available__gt=0)),
+            )
+        }
+    )
+    return [(totals[f"tracked{i}"], totals[f"open{i}"]) for i in range(len(instants))]
+
+
+def capacity_by_term(*, network, term_ids: list[int], at: datetime) -> dict[int, tuple[int, int]]:
+    """For each taxonomy term: (its services with a capacity reading by `at`, those whose latest
+    reading then showed no place free in any of their capacities) -- one query."""
+    if not term_ids:
+        return {}
+    term = F("capacity__service__attributes__term_id")
+    readings = _readings_in_force(
+        network=network, until=at + timedelta(microseconds=1), partition=[term]
+    ).filter(capacity__service__attributes__term_id__in=term_ids)
+    holding = _holding_at(at)
+    totals = readings.aggregate(
+        **{
+            f"{name}{pk}": Count("capacity__service", distinct=True, filter=condition)
+            for pk in term_ids
+            for name, condition in (
+                ("tracked", holding & Q(capacity__service__attributes__term_id=pk)),
+                ("open", holding & Q(capacity__service__attributes__term_id=pk, available__gt=0)),
+            )
+        }
+    )
+    return {
+        pk: (totals[f"tracked{pk}"], totals[f"tracked{pk}"] - totals[f"open{pk}"])
+        for pk in term_ids
+    }
+
+
+def network_needs(*, network) -> list[tuple[int, str]]:
+    """The needs (terms of the default needs vocabulary) the network's services meet, by name:
+    public directory facts, so a list of them says nothing about who was referred."""
+    return list(
+        TaxonomyTerm.objects.filter(taxonomy__name=NEEDS, services__network=network)
+        .distinct()
+        .order_by("name", "pk")
+        .values_list("pk", "name")
+    )

@@ -11,7 +11,7 @@ from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.permissions import Perm
 from referloop.core.schemas import API_READ, DomainErrorOut, Id
-from referloop.reports import metrics, review, scorecards
+from referloop.reports import community, metrics, review, scorecards
 
 router = Router(tags=["reports"])
 
@@ -193,3 +193,103 @@ def weekly_review_read(request, filters: Query[ReviewFilter]):
         "sections": result.sections,
         "not_accepted_reasons": result.reasons,
     }
+
+
+# --- the community scorecard (suppressed network figures) -----------------------------------
+
+
+class CommunityFilter(Schema):
+    quarter: str | None = Field(
+        None,
+        pattern=r"^[0-9]{4}-[Qq][1-4]$",
+        description="A calendar quarter that has ended, e.g. 2026-Q1; default: the last one",
+    )
+    start: date | None = Field(None, description="Or: the quarter's first day")
+    end: date | None = Field(None, description="... and its last day")
+
+
+class SuppressedCountOut(Schema):
+    value: int | None = Field(
+        description="null: suppressed (below the threshold, or to protect one)"
+    )
+    shown: str = Field(description="What the page shows: the number, 'fewer than 11' or 'hidden'")
+
+
+class SuppressedRateOut(Schema):
+    value: float | None = Field(description="A percentage; null when a count it rests on is hidden")
+    shown: str
+
+
+class CommunityPairOut(Schema):
+    sender_id: int
+    sender: str
+    receiver_id: int
+    receiver: str
+    referrals: SuppressedCountOut
+
+
+class CommunityBetweenOut(Schema):
+    total: SuppressedCountOut
+    pairs: list[CommunityPairOut]
+
+
+class CommunityClosedLoopOut(Schema):
+    sent: SuppressedCountOut
+    receipt: SuppressedCountOut
+    receipt_rate: SuppressedRateOut
+    outcome_base: SuppressedCountOut
+    outcome: SuppressedCountOut
+    outcome_rate: SuppressedRateOut
+
+
+class CommunityAgencyOut(CommunityClosedLoopOut):
+    agency_id: int
+    agency: str
+
+
+class CommunityNeedOut(CommunityClosedLoopOut):
+    need_id: int | None = Field(description="A taxonomy term id; null: no need recorded")
+    need: str
+    no_capacity: SuppressedCountOut
+    no_capacity_rate: SuppressedRateOut
+    services_tracked: int = Field(description="Services of the need with capacity figures")
+    services_full: int = Field(description="... with no place free at the quarter's end")
+
+
+class CommunityWeekOut(Schema):
+    week: date
+    services_tracked: int
+    services_open: int
+    share: float | None
+
+
+class CommunityOut(Schema):
+    network: str
+    quarter: str
+    start: date
+    end: date
+    threshold: int = Field(description="No count below this is given")
+    published: bool
+    between: CommunityBetweenOut
+    agencies: list[CommunityAgencyOut]
+    network_total: CommunityClosedLoopOut
+    needs: list[CommunityNeedOut]
+    capacity: list[CommunityWeekOut]
+
+
+@router.get(
+    "/community",
+    response={200: CommunityOut, 400: DomainErrorOut, **API_READ},
+    summary="The network's community scorecard for a quarter, small counts suppressed",
+)
+def community_read(request, filters: Query[CommunityFilter]):
+    api_require(request, Perm.VIEW)
+    params = {
+        name: (value.isoformat() if isinstance(value, date) else str(value))
+        for name, value in filters.dict().items()
+        if value is not None
+    }
+    period = community.period_from(params, clock=request.agency)
+    card = community.community_scorecard(request.agency.network, period, clock=request.agency)
+    audit_record(action="view", request=request, object_type="reports.community")
+    return community.community_document(card)
