@@ -1418,6 +1418,24 @@ MATRIX |= {
     "api:scorecards_read": _partner_api(),
     "api:weekly_review_read": _partner_api(),
 }
+# The community scorecard: the network's suppressed figures for every member of its agencies;
+# publishing them is an administrator's; the public page is a 404 until they are published
+# (and for a network that does not exist), whoever asks.
+MATRIX |= {
+    "reports:community": Route(anonymous=LOGIN),
+    "reports:community_publish": Route(anonymous=LOGIN, roles=ADMINISTRATOR_ONLY, member=405),
+    "community_public": Route(anonymous=404, member=404, kwargs=lambda cast: {"slug": "north"}),
+    "api:community_read": _partner_api(),
+}
+POSTS |= {
+    "reports:community_publish": Route(
+        method="POST",
+        anonymous=LOGIN,
+        roles=ADMINISTRATOR_ONLY,
+        member=302,
+        data=lambda cast: {"publish": "0"},
+    ),
+}
 
 ROUTES = list(_walk(get_resolver().url_patterns))
 APP_ROUTES = [(name, route) for name, route, _ in ROUTES if not route.startswith("admin/")]

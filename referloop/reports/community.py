@@ -198,6 +198,13 @@ def _quarter_param(value: str) -> Period:
     year, _, number = value.upper().partition("-Q")
     if not (year.isdigit() and len(year) == 4 and number in ("1", "2", "3", "4")):
         raise DomainError("Choose a quarter as YYYY-Qn, e.g. 2026-Q1.", field="quarter")
+    if int(year) < EARLIEST.year:
+        raise DomainError(f"Start on {EARLIEST:%B %-d, %Y} or later.", field="quarter")
+    if int(year) > 9000:  # far beyond today, and clear of date's last year
+        raise DomainError(
+            "That quarter has not ended yet: the scorecard shows whole quarters only.",
+            field="quarter",
+        )
     return quarter_of(date(int(year), 3 * int(number) - 2, 1))
 
 

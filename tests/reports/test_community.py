@@ -371,6 +371,8 @@ def test_no_line_ever_holds_exactly_one_hidden_count(rows, threshold):
         ({"quarter": "2030-Q1"}, "has not ended yet"),
         ({"quarter": "2026-Q5"}, "YYYY-Qn"),
         ({"quarter": "1999-Q4"}, "or later"),
+        ({"quarter": "0000-Q1"}, "or later"),
+        ({"quarter": "9999-Q4"}, "has not ended yet"),
         ({"start": "2026-13-01", "end": "2026-03-31"}, "YYYY-MM-DD"),
         ({"start": "2028-01-01", "end": "2028-03-31"}, "in the future"),
     ],
