@@ -632,6 +632,13 @@ class DirectoryBuilder:
                 for weeks_ago in range(8, 0, -1)
             ]
             history.append((capacity.available, updated))
+            # And monthly before that, back past the last whole quarter (the community
+            # scorecard's capacity over time), repeating those counts: no further random draws,
+            # so the rest of the demo comes out as before.
+            history[:0] = [
+                (history[weeks_ago // 4 % 8][0], updated - timedelta(weeks=weeks_ago))
+                for weeks_ago in range(28, 8, -4)
+            ]
             for free, recorded_at in history:
                 self._add(
                     CapacityReading(

@@ -223,6 +223,11 @@ NOT_ACCEPTED_CODES = (
     )
 )
 REJECT = Step(1, 8, "move", "partner", Status.REJECTED, NOT_ACCEPTED_CODES, REJECT_NOTES)
+# Needs whose programs are full more often than not (beds): their refusals lean to no capacity.
+ALWAYS_FULL = frozenset({"sober-living", "shelter", "detox", "housing"})
+CAPACITY_INSTEAD = dict.fromkeys(
+    ("not_eligible", "referred_elsewhere", "client_declined", "could_not_reach"), "no_capacity"
+)
 CANCEL_CODES = ("client_declined", "referred_elsewhere", "", "")
 CANCEL = Step(1, 20, "move", "owner", Status.CANCELLED, CANCEL_CODES, CANCEL_REASONS)
 NO_SHOW = Step(3, 15, "move", "partner", Status.FAILED, ("client_no_show",))
@@ -477,6 +482,7 @@ class Sim:
     version: int = 1
     id: int = 0
     neglected: bool = False  # the owner never follows it up (see NEGLECTED_PER_AGENCY)
+    need_code: str = ""  # the service's first need
     events: list = field(default_factory=list)
     link_answers: list = field(default_factory=list)  # (answer, at) given through the link
 
@@ -661,6 +667,7 @@ class AgencyHistory:
             consent=consent,
             categories=categories,
             created_at=at,
+            need_code=need_code,
         )
         person.referrals.append(sim)
         self.sims.append(sim)
@@ -799,6 +806,10 @@ class AgencyHistory:
             if by_link and step.status not in LINK_ANSWER and code != "client_no_show":
                 actor, kind = sim.owner, ""  # the link can't say this: the owner records it
                 by_link = False
+            if step.status == Status.REJECTED and sim.need_code in ALWAYS_FULL:
+                # Beds run out: what else would turn the person away is mostly "no capacity"
+                # (the community scorecard's gaps), with no further random draw.
+                code = CAPACITY_INSTEAD.get(code, code)
             if step.status == Status.REJECTED and code == "other":
                 text = "Program closed to new admissions this month."
             self.move(sim, at, step.status, actor, kind or EventKind.STATUS, code, text)

@@ -26,7 +26,9 @@ def policy_post(**overrides) -> dict:
     }
     for name, info in AgencyPolicy.model_fields.items():
         if isinstance(info.default, bool):
-            continue  # an unticked box: the opposite of the default (True)
+            if not info.default:
+                data[name] = "on"  # ticked; a box left out is unticked: each the opposite
+            continue
         if isinstance(info.default, int):
             data[name] = str(info.default + 1)
     data["stay_check_in_days"] = "10, 3"

@@ -79,10 +79,11 @@ def test_the_demo_history_ends_with_the_count_shown_now(cast):
     factories.demo_directory(network=cast.network, services=40, seed=2)
     capacities = ServiceCapacity.objects.filter(network=cast.network)
     assert capacities.exists()
-    span = selectors.capacity_history(capacities=capacities, days=90)
+    span = selectors.capacity_history(capacities=capacities, days=365)
     for history in span.units:
         capacity, last = history.capacity, history.readings[-1]
-        assert len(history.readings) == 9  # eight weekly counts, then the current one
+        # Five monthly counts (back past the last whole quarter), eight weekly, the current one.
+        assert len(history.readings) == 14
         assert (last.available, last.recorded_at) == (capacity.available, capacity.updated_at)
         assert last.waitlist == capacity.waitlist
 
