@@ -2,8 +2,9 @@
 never from the referral's current status: one SQL aggregation over the period's referrals, each
 annotated with when its events first happened.
 
-The cohort is the referrals *sent* in the period (by their first "sent" event, in agency time):
-the numbers say what happened to the referrals that went out then, up to now.
+The cohort is the referrals *sent* in the period (in agency time): by their sending time, which
+the referral stores with its "sent" event, in the same transaction and never changes (a referral
+is sent once), so an index finds them. The numbers say what happened to them since, up to now.
 - receipt confirmed: the partner confirmed receipt (a status past "sent", or a reply);
 - known outcome: a final answer is recorded — completed, not accepted or failed (a referral the
   sender cancelled has no outcome to know and leaves the denominator);
@@ -118,13 +119,11 @@ CONTACT = Q(kind=EventKind.CONTACT_ATTEMPT) | Q(
 )
 
 
-def _first(kind: str | None = None, *, condition: Q | None = None) -> Subquery:
-    events = ReferralEvent.objects.filter(referral=OuterRef("pk"))
-    if kind:
-        events = events.filter(kind=kind)
-    if condition is not None:
-        events = events.filter(condition)
-    return Subquery(events.order_by("at", "pk").values("at")[:1])
+def _first(condition: Q) -> Subquery:
+    """When the referral's first event matching `condition` happened (null: none did)."""
+    events = ReferralEvent.objects.filter(condition, referral=OuterRef("pk"))
+    # Only the time is read, so ties need no order: the (referral, at) index gives the first.
+    return Subquery(events.order_by("at").values("at")[:1])
 
 
 def cohort(query: MetricsQuery):
@@ -147,13 +146,7 @@ def cohort(query: MetricsQuery):
         referrals = referrals.filter(owner_id=query.owner_id)
     starts = local_midnight_utc(agency, period.start)
     ends = local_midnight_utc(agency, period.end + timedelta(days=1))
-    return timeline_annotated(referrals).filter(
-        # The stored sending time narrows the rows by an index; the event decides.
-        sent_at__gte=starts,
-        sent_at__lt=ends,
-        sent_ev__gte=starts,
-        sent_ev__lt=ends,
-    )
+    return timeline_annotated(referrals).filter(sent_at__gte=starts, sent_at__lt=ends)
 
 
 def timeline_annotated(referrals):
@@ -161,15 +154,13 @@ def timeline_annotated(referrals):
     which DEFINITIONS read): the community scorecard annotates a network's referrals with it."""
     status = Q(kind=EventKind.STATUS) | Q(kind=EventKind.PARTNER_REPLY)
     return referrals.annotate(
-        sent_ev=_first(EventKind.SENT),
-        receipt_ev=_first(
-            condition=status & Q(to_status__in=RECEIPT) | Q(kind=EventKind.PARTNER_REPLY)
-        ),
-        contact_ev=_first(condition=CONTACT),
-        outcome_ev=_first(condition=status & Q(to_status__in=OUTCOMES)),
-        bounced_ev=_first(condition=status & Q(to_status__in=BOUNCED)),
-        rejected_ev=_first(condition=status & Q(to_status=Status.REJECTED)),
-        cancelled_ev=_first(condition=status & Q(to_status=Status.CANCELLED)),
+        sent_ev=F("sent_at"),  # the "sent" event's time, stored with it
+        receipt_ev=_first(status & Q(to_status__in=RECEIPT) | Q(kind=EventKind.PARTNER_REPLY)),
+        contact_ev=_first(CONTACT),
+        outcome_ev=_first(status & Q(to_status__in=OUTCOMES)),
+        bounced_ev=_first(status & Q(to_status__in=BOUNCED)),
+        rejected_ev=_first(status & Q(to_status=Status.REJECTED)),
+        cancelled_ev=_first(status & Q(to_status=Status.CANCELLED)),
         re_referred=Exists(Referral.objects.filter(bounce_back_of=OuterRef("pk"))),
     )
 
