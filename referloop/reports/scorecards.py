@@ -167,6 +167,27 @@ def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Score
     return sorted(cards.values(), key=_sort_key(sort if sort in SORTS else "sent"))
 
 
+@dataclass
+class FunnelStage:
+    label: str
+    count: int
+    share: float | None  # % of the people referred to us
+
+
+def inbound_funnel(cards: list[Scorecard]) -> list[FunnelStage]:
+    """Inbound conversion over every partner's card: the people referred to us, how many of
+    them applied, how many were admitted. Each stage's share is of the people referred."""
+    referred = sum(card.received for card in cards)
+    return [
+        FunnelStage(label, count, Metrics._rate(count, referred))
+        for label, count in (
+            ("Referred to us", referred),
+            ("Applied", sum(card.applied for card in cards)),
+            ("Admitted", sum(card.admitted for card in cards)),
+        )
+    ]
+
+
 TOP_REFERRERS = 5
 
 

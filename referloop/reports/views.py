@@ -12,7 +12,7 @@ from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
-from referloop.core.charts import rate_line_chart
+from referloop.core.charts import bar_chart, rate_line_chart
 from referloop.core.errors import DomainError
 from referloop.core.models import Membership
 from referloop.core.pdf import pdf_render
@@ -88,6 +88,11 @@ def metrics_page(request):
     context.update(
         weeks=weeks,
         charts=charts,
+        reasons_chart=bar_chart(
+            chart_id="reasons",
+            bars=[(reason.label, reason.count) for reason in result.reasons],
+            title="Why referrals were not accepted",
+        ),
         query=query,
         result=result,
         rows=rows,
@@ -242,11 +247,18 @@ def partner_scorecards(request):
             filename=f"partner-scorecards-{query.period.start}-to-{query.period.end}",
             title="Partner scorecards",
         )
+    funnel = scorecards.inbound_funnel(cards)
     return render(
         request,
         "reports/scorecards.html",
         {
             "cards": cards,
+            "funnel": funnel,
+            "funnel_chart": bar_chart(
+                chart_id="funnel",
+                bars=[(stage.label, stage.count) for stage in funnel] if funnel[0].count else [],
+                title="People referred to us: referred, applied, admitted",
+            ),
             "referrers": scorecards.top_referrers(query),
             "query": query,
             "query_string": metrics.query_string(query),

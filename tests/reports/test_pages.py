@@ -35,6 +35,8 @@ def test_the_page_shows_the_six_numbers_with_definitions_and_links(cast, timelin
     assert "/reports/referrals/?metric=receipt&amp;start=2026-03-02&amp;end=2026-03-08" in text
     assert '<svg class="chart"' in text and "Receipt confirmed by week of sending" in text
     assert "Mar 2: 66.7%" in text  # the chart's description, for screen readers
+    assert 'aria-labelledby="reasons-title reasons-desc"' in text
+    assert "No capacity: 1; Not eligible: 1" in text  # the reasons chart, read out
 
 
 def test_a_number_opens_the_referrals_it_counts(cast, timeline):  # noqa: F811

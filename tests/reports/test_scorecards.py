@@ -13,7 +13,12 @@ from referloop.core.services import api_token_create
 from referloop.partners.models import Relationship, Stage
 from referloop.partners.services import interaction_log, relationship_ensure
 from referloop.reports import metrics, scorecards
-from referloop.stays.services import InboundData, inbound_create
+from referloop.stays.services import (
+    InboundData,
+    application_record,
+    inbound_create,
+    stay_move_in,
+)
 from tests.conftest import client_for
 from tests.referrals import factories
 from tests.reports.test_metrics import _at, clock, timeline  # noqa: F401
@@ -147,3 +152,43 @@ def test_days_and_hours_of_a_period_cut_short_by_today(cast, cadence, clock):  #
         for card in scorecards.partner_scorecards(_query(cast, date(2026, 5, 1), date(2026, 5, 31)))
     }
     assert cards["Harbor"].cadence == 0.0
+
+
+def test_the_funnel_of_people_referred_to_us(cast, clock):  # noqa: F811
+    harbor, _ = factories.partner(network=cast.network, name="Harbor")
+    lakeside, _ = factories.partner(network=cast.network, name="Lakeside")
+    referred = []
+    for organization, day in ((harbor, 3), (harbor, 4), (lakeside, 5), (lakeside, 6)):
+        person = factories.client(agency=cast.agency_a, actor=cast.coordinator)
+        referred.append(
+            inbound_create(
+                agency=cast.agency_a,
+                actor=cast.coordinator,
+                data=InboundData(
+                    client=person, source_organization=organization, referred_on=date(2026, 3, day)
+                ),
+            )
+        )
+    for inbound in referred[:3]:
+        application_record(inbound=inbound, actor=cast.coordinator, status="applied")
+    stay_move_in(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        inbound=referred[0],
+        move_in_on=date(2026, 3, 9),
+    )
+    cards = scorecards.partner_scorecards(_query(cast, date(2026, 3, 1), date(2026, 3, 31)))
+    funnel = scorecards.inbound_funnel(cards)
+    assert [(s.label, s.count, s.share) for s in funnel] == [
+        ("Referred to us", 4, 100.0),
+        ("Applied", 3, 75.0),
+        ("Admitted", 1, 25.0),
+    ]
+    assert [s.share for s in scorecards.inbound_funnel([])] == [None, None, None]
+
+    page = client_for(cast.coordinator).get(f"/reports/partners/?{MARCH}").text
+    assert 'aria-labelledby="funnel-title funnel-desc"' in page
+    assert "Referred to us: 4; Applied: 3; Admitted: 1" in page
+    assert "<td>3</td><td>75.0%</td>" in page  # the table behind the chart
+    empty = client_for(cast.coordinator).get("/reports/partners/?start=2026-01-01&end=2026-01-31")
+    assert "funnel-title" not in empty.text and "Nobody was referred to us" in empty.text
