@@ -1147,7 +1147,7 @@ def _inbound_in(agency, actor, name) -> InboundReferral:
 def _stay_in(agency, actor, name) -> Stay:
     inbound = _inbound_in(agency, actor, name)
     return stay_services.stay_move_in(
-        agency=agency, actor=actor, inbound=inbound, move_in_on=inbound.referred_at.date()
+        agency=agency, actor=actor, inbound=inbound, move_in_on=agency_today(agency)
     )
 
 

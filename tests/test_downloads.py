@@ -186,6 +186,8 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("reports:review", "pdf"),
         ("reports:review", "csv"),
         ("reports:review", "xlsx"),
+        ("reports:community", "csv"),
+        ("reports:community", "xlsx"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 
@@ -205,8 +207,16 @@ def test_every_link_a_page_renders_answers(demo, email):
 def test_the_public_directory_downloads_open(demo):
     client = Client()
     downloads = crawl(client, ["/directory/"])
-    kinds = {open_download(url, client.get(url)) for url in downloads}
-    assert {"json", "csv"} <= kinds
+    kinds = {
+        (resolve(urlsplit(url).path).view_name, open_download(url, client.get(url)))
+        for url in downloads
+    }
+    assert {
+        ("public:export", "json"),
+        ("public:export", "csv"),
+        ("community_public", "csv"),  # the demo network's published scorecard, linked
+        ("community_public", "xlsx"),
+    } <= kinds
 
 
 @pytest.mark.django_db

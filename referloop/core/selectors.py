@@ -8,7 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from referloop.core.due import DueItem, DueRows
-from referloop.core.models import Agency, ApiToken, AuditEvent, LoginThrottle, Membership, User
+from referloop.core.models import (
+    Agency,
+    ApiToken,
+    AuditEvent,
+    LoginThrottle,
+    Membership,
+    Network,
+    User,
+)
 from referloop.core.permissions import Perm, has_perm
 
 
@@ -31,6 +39,15 @@ def agency_members(*, agency: Agency) -> QuerySet[Membership]:
 
 def agency_audit_events(*, agency: Agency) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.for_agency(agency).select_related("user")
+
+
+def networks_with_public_scorecard() -> list[Network]:
+    """The networks whose community scorecard is published (the public directory links them)."""
+    return list(
+        Network.objects.filter(community_published_at__isnull=False)
+        .order_by("name")
+        .only("name", "slug")
+    )
 
 
 def login_locked_until(*, key: str) -> datetime | None:

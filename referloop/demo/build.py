@@ -129,8 +129,12 @@ def demo_build(*, size: str = "small", seed: int = 1) -> list[DemoLogin]:
     demo_clear()
     _refuse_slug_clashes()
     now = timezone.now()
+    # Its community scorecard is published, so the public directory shows one.
     network = Network.objects.create(
-        name="Riverbend County Recovery Network", slug=DEMO_NETWORK_SLUG, is_demo=True
+        name="Riverbend County Recovery Network",
+        slug=DEMO_NETWORK_SLUG,
+        is_demo=True,
+        community_published_at=now,
     )
     agencies = Agency.objects.bulk_create(
         [

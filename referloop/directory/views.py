@@ -10,6 +10,7 @@ from referloop.core.access import agency_member_required
 from referloop.core.errors import DomainError
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
+from referloop.core.selectors import networks_with_public_scorecard
 from referloop.directory import selectors, services
 from referloop.directory.forms import (
     CapacityForm,
@@ -193,6 +194,7 @@ def listing_verify(request, pk: int):
 @require_safe
 def public_search(request):
     context = _search_context(request, network=None, public=True)
+    context["scorecards"] = networks_with_public_scorecard()
     return render(
         request, "directory/search.html", context, status=400 if context["form"].errors else 200
     )

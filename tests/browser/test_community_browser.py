@@ -79,6 +79,8 @@ def test_open_the_scorecard_download_every_table_and_publish_it(
     expect(public.get_by_text("fewer than 11").first).to_be_visible()
     public.get_by_role("link", name="Find services and open beds").click()
     expect(public.get_by_role("heading", name="Find services and open beds")).to_be_visible()
+    public.get_by_role("link", name="North County community scorecard").click()  # the way back
+    expect(public.get_by_role("heading", name="North County: community scorecard")).to_be_visible()
     public.close()
 
     page.goto(f"{live_server.url}/reports/community/")
@@ -86,4 +88,6 @@ def test_open_the_scorecard_download_every_table_and_publish_it(
     expect(page.get_by_text("no longer public")).to_be_visible()
     gone = page.context.browser.new_page()
     assert gone.goto(f"{live_server.url}/directory/community/north/").status == 404
+    gone.goto(f"{live_server.url}/directory/")
+    expect(gone.get_by_role("link", name="North County community scorecard")).to_have_count(0)
     gone.close()
