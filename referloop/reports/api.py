@@ -91,6 +91,7 @@ class ScorecardOut(Schema):
     completed: int
     not_accepted: int
     failed: int
+    receipt_days: float | None = Field(description="Median days from sending to receipt")
     outcome_days: float | None = Field(description="Median days from sending to outcome")
     reply_rate: float | None = Field(description="% of reply links it answered")
     received: int = Field(description="People the partner referred to us in the period")

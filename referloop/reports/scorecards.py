@@ -30,6 +30,7 @@ SORTS = {
     "sent": "Referrals sent",
     "receipt": "Receipt confirmed",
     "outcome": "Known outcome",
+    "receipt_days": "Median days to receipt",
     "outcome_days": "Median days to outcome",
     "replied": "Answers the reply link",
     "received": "Referred to us",
@@ -49,6 +50,7 @@ class Scorecard:
     completed: int = 0
     not_accepted: int = 0
     failed: int = 0
+    receipt_days: float | None = None
     outcome_days: float | None = None
     linked: int = 0  # sent with a reply link
     replied: int = 0  # ... that the partner answered
@@ -74,6 +76,7 @@ def _sort_key(sort: str):
             "sent": card.sent,
             "receipt": card.receipt_rate,
             "outcome": card.outcome_rate,
+            "receipt_days": card.receipt_days,
             "outcome_days": card.outcome_days,
             "replied": card.reply_rate,
             "received": card.received,
@@ -83,9 +86,13 @@ def _sort_key(sort: str):
         # Highest first (fastest first for days); no data last.
         if value is None:
             return (1, 0)
-        return (0, value if sort == "outcome_days" else -value)
+        return (0, value if sort in ("receipt_days", "outcome_days") else -value)
 
     return key
+
+
+def _days(span: timedelta | None) -> float | None:
+    return None if span is None else round(span.total_seconds() / 86400, 1)
 
 
 def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Scorecard]:
@@ -102,10 +109,8 @@ def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Score
             outcome=Count("pk", filter=DEFINITIONS["outcome"].behind),
             not_accepted=Count("pk", filter=Q(rejected_ev__isnull=False)),
             failed=Count("pk", filter=Q(bounced_ev__isnull=False, rejected_ev__isnull=True)),
-            to_outcome=Median(
-                F("outcome_ev") - F("sent_ev"),
-                output_field=DurationField(),
-            ),
+            to_receipt=Median(F("receipt_ev") - F("sent_ev"), output_field=DurationField()),
+            to_outcome=Median(F("outcome_ev") - F("sent_ev"), output_field=DurationField()),
         )
         .order_by()
     )
@@ -121,7 +126,6 @@ def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Score
     }
     cards: dict[int, Scorecard] = {}
     for row in rows:
-        days = row["to_outcome"]
         cards[row["organization_id"]] = Scorecard(
             organization_id=row["organization_id"],
             name=row["organization__name"],
@@ -132,7 +136,8 @@ def partner_scorecards(query: MetricsQuery, *, sort: str = "sent") -> list[Score
             not_accepted=row["not_accepted"],
             failed=row["failed"],
             completed=row["outcome"] - row["not_accepted"] - row["failed"],
-            outcome_days=None if days is None else round(days.total_seconds() / 86400, 1),
+            receipt_days=_days(row["to_receipt"]),
+            outcome_days=_days(row["to_outcome"]),
             linked=links.get(row["organization_id"], {}).get("linked", 0),
             replied=links.get(row["organization_id"], {}).get("replied", 0),
         )

@@ -258,6 +258,8 @@ def test_partner_scorecards_from_the_same_timeline(cast, timeline):
     assert (harbor.sent, harbor.receipt_rate, harbor.outcome_rate) == (6, 66.7, 80.0)
     assert (harbor.completed, harbor.not_accepted, harbor.failed) == (1, 2, 1)
     assert harbor.outcome_days == 5.8
+    # Days to receipt: r1 1, r2 1, r4 1 (its contact attempt), r6 0 -> (1 + 1) / 2.
+    assert harbor.receipt_days == 1.0
     assert (lakeside.sent, lakeside.receipt_rate, lakeside.outcome_days) == (1, 0.0, None)
     assert [c.name for c in partner_scorecards(_query(cast), sort="name")] == ["Harbor", "Lakeside"]
     only = partner_scorecards(_query(cast, partner_id=timeline["t"].other.pk))

@@ -133,6 +133,7 @@ def test_the_scorecards_api(cast, cadence):
         57.1,
         82.6,
     )  # March: the 20th too
+    assert (harbor["receipt_days"], harbor["outcome_days"]) == (1.0, 5.8)
     assert body["referrer_buckets"] == ["2026-03-01"] and body["top_referrers"] == []
     refused = api.get("/api/v1/reports/scorecards?start=2026-03-08&end=2026-03-02")
     assert refused.status_code == 400 and refused.json()["field"] == "start"
