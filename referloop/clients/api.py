@@ -17,6 +17,8 @@ from referloop.clients.models import Category, Client, Consent, RecipientClass, 
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
+from referloop.core.idempotency import idempotent
+from referloop.core.pagination import Ranked
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
     NOT_BLANK,
@@ -298,7 +300,8 @@ def _client_data(payload: Schema, current: Client | None = None) -> services.Cli
     return services.ClientData(**{**base, **given}, safe_contact=safe_contact)
 
 
-def _name_search(request, search: ClientSearch) -> list[Client]:
+def _name_search(request, search: ClientSearch) -> Ranked:
+    """The possible matches, the same name and birth date first, then newest first."""
     if not (search.first_name.strip() and search.last_name.strip()):
         raise DomainError(
             "Give both first and last name to find a client.",
@@ -312,7 +315,12 @@ def _name_search(request, search: ClientSearch) -> list[Client]:
     )
     for item in found:
         item.client.match = item.why
-    return [item.client for item in found]
+    return Ranked(
+        sorted(
+            ((item.why != selectors.SAME_NAME_AND_BIRTH, -item.client.pk), item.client)
+            for item in found
+        )
+    )
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -359,6 +367,7 @@ def client_list(request, search: Query[ClientSearch]):
     },
     summary="Record a client",
 )
+@idempotent
 def client_create(request, payload: ClientIn):
     """409 with code `duplicate` and the possible `duplicates` (their ids) when the agency may
     already know this person; send again with `allow_duplicate: true` if it is someone else.
@@ -474,6 +483,7 @@ def client_consent_list(request, client_id: int):
     },
     summary="Record a client's consent to share information",
 )
+@idempotent
 def client_consent_create(request, client_id: int, payload: ConsentIn):
     """400 with `field`: no or two recipients, an organization outside the network's directory,
     substance use without the Part 2 box, a representative without their authority, a

@@ -24,6 +24,9 @@ class PossibleDuplicate:
     why: str
 
 
+SAME_NAME_AND_BIRTH = "same name and date of birth"
+
+
 def client_possible_duplicates(
     *, agency, first_name: str, last_name: str, date_of_birth: str, exclude_pk=None
 ) -> list[PossibleDuplicate]:
@@ -46,7 +49,7 @@ def client_possible_duplicates(
     found = []
     for client in candidates[:200]:
         if exact and client.name_dob_hash == exact:
-            found.append(PossibleDuplicate(client, "same name and date of birth"))
+            found.append(PossibleDuplicate(client, SAME_NAME_AND_BIRTH))
             continue
         similarity = max(
             matching.name_similarity(wanted, f"{client.first_name} {client.last_name}"),
@@ -63,7 +66,7 @@ def client_possible_duplicates(
                 "similar name and the same date of birth" if same_birth else "similar name",
             )
         )
-    found.sort(key=lambda item: item.why != "same name and date of birth")
+    found.sort(key=lambda item: item.why != SAME_NAME_AND_BIRTH)
     return found
 
 

@@ -204,6 +204,34 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
 
+class IdempotentRequest(models.Model):
+    """A create the API was asked for under an `Idempotency-Key`, with its first answer: a retry
+    with the same key (the same agency and token user) and the same request gets that answer
+    again, for 24 hours. The answer may name a client, so it is encrypted like client fields."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)  # SHA-256 of the method, path and body
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    content = EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "user", "key"], name="idempotent_request_key_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotent_request_created")]
+
+    def __str__(self):
+        return f"{self.key} ({self.user}, {self.status})"
+
+
 class AuditEvent(models.Model):
     """Append-only record of who did what to which object, from where, and whether it was allowed.
 

@@ -27,3 +27,13 @@ def prune_finished_tasks() -> int:
     cutoff = timezone.now() - FINISHED_TASKS_KEPT
     deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
     return deleted
+
+
+def purge_expired_idempotency_keys() -> int:
+    """The API's idempotency keys past their 24 hours (a retry then creates anew anyway)."""
+    from referloop.core.idempotency import KEPT
+    from referloop.core.models import IdempotentRequest
+
+    cutoff = timezone.now() - KEPT
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -16,6 +16,7 @@ from pydantic import Field, StringConstraints
 
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
+from referloop.core.idempotency import idempotent
 from referloop.core.models import AuditEvent
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
@@ -596,6 +597,7 @@ def _listing_input(given: dict) -> dict:
     },
     summary="List a new program of the token agency",
 )
+@idempotent
 def directory_service_create(request, payload: ListingCreateIn):
     """A new listing in the network's directory, run by the token agency (under its directory
     organization, made the first time), checked as of today. A `place` (street address and

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
+from referloop.core.idempotency import idempotent
 from referloop.core.models import User
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
@@ -257,6 +258,7 @@ def inquiry_decide(request, payload: ScreeningIn):
     response={201: InquiryDetailOut, **API_WRITE},
     summary="Record an inquiry, decided",
 )
+@idempotent
 def inquiry_create(request, payload: ScreeningIn):
     api_require(request, Perm.WRITE)
     inquiry = services.inquiry_create(

@@ -15,7 +15,9 @@ from pydantic import Field
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
+from referloop.core.idempotency import idempotent
 from referloop.core.models import Membership
+from referloop.core.pagination import Ranked
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
     API_OBJECT,
@@ -261,13 +263,14 @@ def relationship_list(request, filters: Query[RelationshipFilter]):
         sort=filters.sort,
     )
     audit_record(action="list", request=request, object_type="partners.relationship")
+    key = selectors.relationship_sort_key(filters.sort)
     items = []
     for row in rows:
         relationship = row.relationship
         relationship.received, relationship.sent = row.received, row.sent
         relationship.health, relationship.at_risk = row.health, row.at_risk
-        items.append(relationship)
-    return items
+        items.append((key(row), relationship))
+    return Ranked(items)
 
 
 @router.post(
@@ -275,6 +278,7 @@ def relationship_list(request, filters: Query[RelationshipFilter]):
     response={201: RelationshipOut, 200: RelationshipOut, **API_WRITE},
     summary="Start a relationship with a directory organization (200: it already exists)",
 )
+@idempotent
 def relationship_create(request, payload: RelationshipIn):
     api_require(request, Perm.WRITE)
     existing = Relationship.objects.for_agency(request.agency).filter(
@@ -371,6 +375,7 @@ def interaction_list(request, relationship_id: int):
     response={201: InteractionOut, **API_WRITE},
     summary="Log an interaction (moves the cadence on)",
 )
+@idempotent
 def interaction_create(request, relationship_id: int, payload: InteractionIn):
     """400 with code `remuneration` when it records a payment or reward for referrals."""
     api_require(request, Perm.WRITE)
@@ -418,6 +423,7 @@ def contact_list(request):
 
 
 @router.post("/contacts", response={201: ContactOut, **API_WRITE}, summary="Add a partner person")
+@idempotent
 def contact_create(request, payload: ContactIn):
     api_require(request, Perm.WRITE)
     contact = services.partner_contact_create(
@@ -574,6 +580,7 @@ def _meeting(request, meeting_id: int) -> Meeting:
     response={201: MeetingOut, **ERRORS},
     summary="Schedule a meeting and send the invitations",
 )
+@idempotent
 def meeting_create(request, payload: MeetingIn):
     api_require(request, Perm.WRITE)
     meeting = meetings.meeting_schedule(
@@ -692,6 +699,7 @@ def material_list(request):
     },
     summary="Add a print material",
 )
+@idempotent
 def material_create(request, payload: MaterialIn):
     """400 with `field` "name": the agency already has a material of that name."""
     api_require(request, Perm.WRITE)

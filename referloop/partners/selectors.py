@@ -5,7 +5,7 @@ indexed columns; referral counts are aggregated in SQL by the referrals app."""
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from difflib import SequenceMatcher
 from functools import partial
 
@@ -260,7 +260,7 @@ def relationship_list(
                 at_risk=is_at_risk(relationship, policy, now),
             )
         )
-    return sorted(listed, key=_sort_key(sort, now))
+    return sorted(listed, key=relationship_sort_key(sort))
 
 
 PARTNER_SHEET_HEADERS = [
@@ -307,21 +307,27 @@ def partner_sheet_rows(rows: list[PartnerRow], zone) -> list[list]:
     ]
 
 
-def _sort_key(sort: str, now: datetime):
-    far = now + timedelta(days=36500)
-    epoch = datetime(1900, 1, 1, tzinfo=now.tzinfo)
+# Instead of a missing time: first among the last contacts, last among the due times.
+_NEVER = datetime(1900, 1, 1, tzinfo=UTC)
+_NOT_DUE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def relationship_sort_key(sort: str):
+    """The partner list's order (SORTS), the relationship's id breaking ties: the same key for
+    the same row on every request, so the API's pages continue where the last one stopped."""
     name = lambda row: row.relationship.organization.name.lower()  # noqa: E731
-    last = lambda row: row.relationship.last_contact_at or epoch  # noqa: E731
+    last = lambda row: row.relationship.last_contact_at or _NEVER  # noqa: E731
     keys = {
         "name": lambda row: (name(row),),
         "last_contact": lambda row: (last(row), name(row)),
         "-last_contact": lambda row: (-last(row).timestamp(), name(row)),
-        "next_due": lambda row: (row.relationship.next_due_at or far, name(row)),
+        "next_due": lambda row: (row.relationship.next_due_at or _NOT_DUE, name(row)),
         "received": lambda row: (-row.received, name(row)),
         "sent": lambda row: (-row.sent, name(row)),
         "balance": lambda row: (-row.balance, name(row)),
     }
-    return keys.get(sort, keys["last_contact"])
+    key = keys.get(sort, keys["last_contact"])
+    return lambda row: (*key(row), row.relationship.pk)
 
 
 def board(*, agency) -> list[tuple[str, str, list[Relationship]]]:

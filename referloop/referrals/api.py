@@ -21,6 +21,7 @@ from referloop.clients.models import Category, Channel, Client, Consent
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
 from referloop.core.errors import DomainError
+from referloop.core.idempotency import idempotent
 from referloop.core.models import User
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
@@ -500,6 +501,7 @@ def referral_list(request, filters: Query[ReferralFilters]):
     },
     summary="Create a draft referral",
 )
+@idempotent
 def referral_create(request, payload: ReferralIn):
     """400 with `field`: a client, organization, service, consent, owner or need the agency
     cannot use, a service of another organization, a consent of another client."""
@@ -616,6 +618,7 @@ def referral_transition(request, referral_id: int, payload: TransitionIn):
     response={201: ReferralItemOut, **WRITE_ERRORS},
     summary="Record a follow-up with the partner",
 )
+@idempotent
 def referral_follow_up_create(request, referral_id: int, payload: FollowUpIn | None = None):
     """The owner chased the partner; the follow-up clock restarts. Only the sending agency
     follows up (403 otherwise); only open referrals (400)."""
@@ -638,6 +641,7 @@ def referral_follow_up_create(request, referral_id: int, payload: FollowUpIn | N
     response={201: ReferralItemOut, **WRITE_ERRORS},
     summary="Add a note to the timeline",
 )
+@idempotent
 def referral_note_create(request, referral_id: int, payload: NoteIn):
     api_require(request, Perm.WRITE)
     referral = _referral(request, referral_id)
@@ -652,6 +656,7 @@ def referral_note_create(request, referral_id: int, payload: NoteIn):
     response={201: ReferralItemOut, **WRITE_ERRORS},
     summary="Record an attempt to reach the client",
 )
+@idempotent
 def referral_contact_attempt_create(
     request, referral_id: int, payload: ContactAttemptIn | None = None
 ):

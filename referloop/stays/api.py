@@ -12,6 +12,7 @@ from pydantic import Field
 
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
+from referloop.core.idempotency import idempotent
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
     API_OBJECT,
@@ -187,6 +188,7 @@ def inbound_list(request, filters: Query[InboundFilter]):
 @router.post(
     "/inbound", response={201: InboundOut, **API_WRITE}, summary="Record a referral made to us"
 )
+@idempotent
 def inbound_create(request, payload: InboundIn):
     api_require(request, Perm.WRITE)
     inbound = services.inbound_create(
@@ -238,6 +240,7 @@ def inbound_application(request, inbound_id: int, payload: ApplicationIn):
     response={201: StayOut, **API_WRITE},
     summary="Record the move-in (schedules the source's check-ins and milestones)",
 )
+@idempotent
 def inbound_move_in(request, inbound_id: int, payload: MoveInIn):
     api_require(request, Perm.WRITE)
     stay = services.stay_move_in(

@@ -196,9 +196,11 @@ def test_list_is_the_agencys_clients_newest_first_and_audited(cast, coordinator)
         cast.agency_a,
         {"search": False},
     )
-    assert get(CLIENTS, coordinator, limit=1, offset=1).json()["items"][0]["display_name"] == (
-        "Older Rivers"
-    )
+    first = get(CLIENTS, coordinator, limit=1).json()
+    assert [item["display_name"] for item in first["items"]] == ["Newer Rivers"]
+    second = get(CLIENTS, coordinator, limit=1, cursor=first["next_cursor"]).json()
+    assert [item["display_name"] for item in second["items"]] == ["Older Rivers"]
+    assert second["next_cursor"] is None
 
 
 def test_list_costs_the_same_queries_for_3_or_30_clients(

@@ -153,32 +153,36 @@ def _members_queries(raw) -> tuple[int, dict]:
 def test_members_is_a_paginated_list_of_the_agency_only(cast):
     raw = token_for(cast.coordinator, cast.agency_a)
     body = get("/api/v1/members", raw).json()
-    assert set(body) == {"items", "count"}
+    assert set(body) == {"items", "count", "next_cursor"}
     assert body["count"] == len(Role)
+    assert body["next_cursor"] is None
     emails = {item["email"] for item in body["items"]}
     assert cast.coordinator.email in emails
     assert cast.admin_b.email not in emails
     assert set(body["items"][0]) == {"id", "email", "full_name", "role", "is_active"}
 
-    page = get("/api/v1/members", raw, limit=2, offset=2).json()
-    assert page["count"] == len(Role)
-    assert len(page["items"]) == 2
+    first = get("/api/v1/members", raw, limit=2).json()
+    second = get("/api/v1/members", raw, limit=2, cursor=first["next_cursor"]).json()
+    assert first["count"] == second["count"] == len(Role)
+    assert [item["id"] for item in first["items"] + second["items"]] == [
+        item["id"] for item in body["items"][:4]
+    ]
 
 
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
         ("/api/v1/members", {"limit": 9557442561907107393640740786150572032}, "limit"),
-        ("/api/v1/members", {"offset": 23976252688508666249216}, "offset"),
+        ("/api/v1/members", {"cursor": "x" * 2001}, "cursor"),
         ("/api/v1/referrals", {"limit": 9557442561907107393640740786150572032}, "limit"),
         ("/api/v1/referrals", {"limit": 501}, "limit"),
-        ("/api/v1/referrals", {"offset": 1_000_001}, "offset"),
+        ("/api/v1/referrals", {"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
         ("/api/v1/referrals", {"limit": 0}, "limit"),
         ("/api/v1/referrals/{referral}/timeline", {"limit": 2**64}, "limit"),
-        ("/api/v1/clients", {"offset": -1}, "offset"),
+        ("/api/v1/clients", {"cursor": ""}, "cursor"),
     ],
 )
-def test_a_limit_or_offset_out_of_bounds_is_a_422_naming_it(cast, path, params, field):
+def test_a_limit_or_cursor_out_of_bounds_is_a_422_naming_it(cast, path, params, field):
     """They reached the database as they were: past its 64-bit integers, a 500."""
     referral = sample_referral(agency=cast.agency_a, actor=cast.coordinator)
     response = get(
@@ -190,8 +194,9 @@ def test_a_limit_or_offset_out_of_bounds_is_a_422_naming_it(cast, path, params, 
 
 def test_the_largest_page_is_500(cast):
     raw = token_for(cast.coordinator, cast.agency_a)
-    page = get("/api/v1/members", raw, limit=500, offset=1_000_000).json()
-    assert page == {"items": [], "count": len(Role)}
+    page = get("/api/v1/members", raw, limit=500).json()
+    assert page["count"] == len(page["items"]) == len(Role)
+    assert page["next_cursor"] is None
 
 
 def test_every_list_states_the_bounds_of_its_pages(db):
@@ -200,15 +205,13 @@ def test_every_list_states_the_bounds_of_its_pages(db):
         for path, methods in api.get_openapi_schema()["paths"].items()
         for op in methods.values()
     ]
-    lists = [(path, parameters) for path, parameters in operations if "offset" in parameters]
+    lists = [(path, parameters) for path, parameters in operations if "cursor" in parameters]
     assert len(lists) == 15  # members, clients, consents, ..., partners (5), stays (3), intake
     for path, parameters in lists:
+        assert "offset" not in parameters, path
         assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500), path
         assert parameters["limit"]["default"] == 50, path
-        assert (parameters["offset"]["minimum"], parameters["offset"]["maximum"]) == (
-            0,
-            1_000_000,
-        ), path
+        assert parameters["cursor"]["maxLength"] == 2000, path
 
 
 def test_members_query_count_does_not_grow_with_members(cast, django_assert_max_num_queries):

@@ -717,8 +717,9 @@ def test_timeline_is_newest_first_and_paginated(cast, world, coordinator):
     assert body["count"] == referral.events.count()
     assert body["items"][0]["actor"] == "Pat (reply link)"
     assert body["items"][-1]["actor"] == str(cast.coordinator)
-    page = get(url(referral, "/timeline"), coordinator, limit=1, offset=1).json()
-    assert page["items"][0]["id"] == body["items"][1]["id"]
+    first = get(url(referral, "/timeline"), coordinator, limit=1).json()
+    page = get(url(referral, "/timeline"), coordinator, limit=1, cursor=first["next_cursor"])
+    assert page.json()["items"][0]["id"] == body["items"][1]["id"]
     assert AuditEvent.objects.filter(action="view", detail={"timeline": True}).exists()
 
 
