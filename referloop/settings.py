@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "referloop.intake",
     "referloop.reports",
     "referloop.worklist",
+    "referloop.fhir",
     "referloop.demo",  # `referloop demo`: the demo network (uses every app, so it comes last)
 ]
 
@@ -321,11 +322,13 @@ REFERLOOP_IMPORTERS = {
     "capacity": "referloop.directory.capacity_feed.cli.import_command",
     "ics": "referloop.partners.ics_import.cli.import_command",
     "hubspot": "referloop.partners.hubspot.cli.import_command",
+    "fhir": "referloop.fhir.cli.import_command",
 }
 REFERLOOP_EXPORTERS = {
     "hsds": "referloop.directory.hsds.cli.export_command",
     "referrals": "referloop.referrals.sheet.cli.export_command",
     "hubspot": "referloop.partners.hubspot.cli.export_command",
+    "fhir": "referloop.fhir.cli.export_command",
 }
 
 # --- API ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from referloop.api.api import api
 from referloop.core import views as core_views
+from referloop.fhir import views as fhir_views
 from referloop.reports import views_community
 from referloop.stays import views_public as stays_public
 
@@ -35,5 +36,7 @@ urlpatterns = [
     path("r/", include("referloop.referrals.reply_urls")),
     path("", include("referloop.core.urls")),
     path("api/v1/", api.urls),
+    path("fhir", fhir_views.transaction, name="fhir_base"),
+    path("fhir/", include("referloop.fhir.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -533,6 +533,12 @@ MATRIX: dict[str, Route] = {
     "api:referral_timeline": Route(
         anonymous=401, api=True, kwargs=API_REFERRAL, other_agency_kwargs=API_OTHER_REFERRAL
     ),
+    "api:referral_reply_list": Route(
+        anonymous=401, api=True, kwargs=API_REFERRAL, other_agency_kwargs=API_OTHER_REFERRAL
+    ),
+    "api:referral_packet_pdf": Route(
+        anonymous=401, api=True, kwargs=API_REFERRAL, other_agency_kwargs=API_OTHER_REFERRAL
+    ),
     **{
         f"api:{name}": Route(anonymous=405, api=True, member=405, kwargs=API_REFERRAL)
         for name in (
@@ -1434,6 +1440,53 @@ POSTS |= {
         roles=ADMINISTRATOR_ONLY,
         member=302,
         data=lambda cast: {"publish": "0"},
+    ),
+}
+
+
+# --- FHIR (/fhir): bearer tokens like the API; refusals are OperationOutcomes -----------------
+
+
+def _fhir_own_task(cast: Cast) -> dict:
+    return {"resource_id": f"referral-{_own_referral(cast)['pk']}"}
+
+
+def _fhir_other_task(cast: Cast) -> dict:
+    return {"resource_id": f"referral-{_other_referral(cast)['pk']}"}
+
+
+FHIR_OBJECT = {"kwargs": _fhir_own_task, "other_agency_kwargs": _fhir_other_task}
+MATRIX |= {
+    # POST a transaction Bundle (a GET: 405 to those who may write, 403 to the rest).
+    "fhir_base": Route(anonymous=401, roles=READ_ONLY_REFUSED, member=405, api=True),
+    "fhir:transaction": Route(anonymous=401, roles=READ_ONLY_REFUSED, member=405, api=True),
+    "fhir:metadata": Route(anonymous=200, api=True),
+    "fhir:task_search": Route(anonymous=401, api=True),
+    "fhir:task": Route(anonymous=401, api=True, **FHIR_OBJECT),
+    "fhir:service_request": Route(anonymous=401, api=True, **FHIR_OBJECT),
+}
+POSTS |= {
+    # An empty Bundle: each role that may write gets as far as its content (422).
+    **{
+        name: Route(
+            method="POST",
+            anonymous=401,
+            roles=READ_ONLY_REFUSED,
+            member=422,
+            api=True,
+            json=True,
+            data=lambda cast: {"resourceType": "Bundle", "type": "transaction", "entry": []},
+        )
+        for name in ("fhir_base", "fhir:transaction")
+    },
+    "fhir:task": Route(
+        method="PUT",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=422,
+        api=True,
+        data=lambda cast: {"resourceType": "Task", "status": "shipped"},
+        **FHIR_OBJECT,
     ),
 }
 

@@ -20,6 +20,7 @@ FLOORS = {
     "worklist": 2,
     "reports": 2,
     "api": 2,
+    "fhir": 2,
     "demo": 2,
 }
 PROJECT = 3  # settings, urls, wsgi, asgi, cli: they assemble everything

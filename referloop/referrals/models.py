@@ -168,6 +168,7 @@ class Referral(models.Model):
     due_reason = models.CharField(max_length=20, choices=DueReason.choices, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)  # last escalation digest
     version = models.PositiveIntegerField(default=1)  # optimistic lock for edits from forms
+    updated_at = models.DateTimeField(auto_now=True)  # the last change (FHIR polling reads it)
 
     objects = ReferralQuerySet.as_manager()
 
@@ -219,6 +220,7 @@ class Referral(models.Model):
             models.Index(fields=["client", "-created_at"], name="referral_client_created"),
             models.Index(fields=["organization", "-created_at"], name="referral_partner"),
             models.Index(fields=["tracking_id"], name="referral_tracking_lookup"),
+            models.Index(fields=["agency", "updated_at"], name="referral_agency_updated"),
         ]
 
     def __str__(self):

@@ -118,7 +118,7 @@ def _save(referral: Referral, fields: list[str]) -> None:
     due = next_due(referral, referral.agency)
     referral.next_due_at, referral.due_reason = due.at, due.reason
     referral.version += 1
-    referral.save(update_fields=sorted({*fields, *DUE_FIELDS, "version"}))
+    referral.save(update_fields=sorted({*fields, *DUE_FIELDS, "version", "updated_at"}))
 
 
 def _event(referral: Referral, actor: Actor, kind: str, *, at=None, **fields) -> ReferralEvent:

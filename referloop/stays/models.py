@@ -15,6 +15,7 @@ class Origin(models.TextChoices):
     STAFF = "staff", "Entered by staff"
     NETWORK = "network", "Received through Referloop"
     FORM = "form", "The partner's own form"
+    FHIR = "fhir", "A FHIR referral (ServiceRequest and Task)"
 
 
 class Application(models.TextChoices):
@@ -69,6 +70,8 @@ class InboundReferral(models.Model):
     admitted_at = models.DateTimeField(null=True, blank=True)  # the move-in (conversion)
     created_at = models.DateTimeField(default=timezone.now)
     version = models.PositiveIntegerField(default=1)
+    # The last change to it or its stay (the FHIR Task of it is polled by this).
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
 
@@ -86,6 +89,7 @@ class InboundReferral(models.Model):
             models.Index(fields=["agency", "-referred_at"], name="inbound_agency_referred"),
             models.Index(fields=["source_organization", "-referred_at"], name="inbound_source"),
             models.Index(fields=["client"], name="inbound_client"),
+            models.Index(fields=["agency", "updated_at"], name="inbound_agency_updated"),
         ]
 
     def __str__(self):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from referloop.clients.models import Channel, Client
@@ -100,6 +101,7 @@ class InboundData:
     referred_on: date | None = None
     note: str = ""
     owner: object = None
+    origin: str = Origin.STAFF  # how it reached us (a FHIR import says so)
 
 
 def _source(agency, data: InboundData):
@@ -150,7 +152,7 @@ def inbound_create(*, agency, actor, data: InboundData, request=None) -> Inbound
         inbound = InboundReferral.objects.create(
             agency=agency,
             tracking_id=_new_tracking_id(agency),
-            origin=Origin.STAFF,
+            origin=data.origin,
             client=client,
             source_organization=organization,
             source_contact=contact,
@@ -547,6 +549,10 @@ def stay_discharge(
             state=UpdateState.CANCELLED, settled_at=now, skip_reason="The stay ended."
         )
         if locked.inbound is not None:
+            # The referral's outcome changed with its stay: its FHIR Task is newer.
+            InboundReferral.objects.filter(pk=locked.inbound_id).update(
+                updated_at=now, version=F("version") + 1
+            )
             if reason == DischargeReason.TERMINATED:
                 _owed(locked.inbound, UpdateKind.TERMINATION, now, stay=locked, urgent=True)
             elif locked.tell_source_of_discharge:
