@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch
 
+from referloop.clients.models import Consent
 from referloop.clients.selectors import client_consents, disclosure_check
 from referloop.directory.models import Organization, ServiceAtLocation
 from referloop.fhir.importer import ANSWER_CATEGORIES
@@ -87,13 +88,17 @@ def inbound_by_resource_id(user, agency, resource_id: str) -> InboundReferral | 
     )
 
 
+def _consents_of(inbound: InboundReferral):
+    if "consents" in getattr(inbound.client, "_prefetched_objects_cache", {}):
+        return inbound.client.consents.all()  # read with the page (tasks_changed)
+    return client_consents(client=inbound.client).select_related("agency", "recipient_organization")
+
+
 def answers_consent(inbound: InboundReferral):
     """The first of the client's consents in force that lets us tell the requester how its
-    referral goes (fresh read), else the decision saying why not."""
+    referral goes (read with the request), else the decision saying why not."""
     decision = None
-    for consent in client_consents(client=inbound.client).select_related(
-        "agency", "recipient_organization"
-    ):
+    for consent in _consents_of(inbound):
         decision = disclosure_check(
             consent=consent,
             client=inbound.client,
@@ -126,7 +131,13 @@ def tasks_changed(user, agency, *, since: datetime | None, referral_statuses, li
     referrals = list(referrals.order_by("updated_at", "pk")[: limit + 1])
     inbounds = list(
         inbounds.select_related(*INBOUND_RELATED)
-        .prefetch_related("fhir__identifiers")
+        .prefetch_related(
+            "fhir__identifiers",
+            Prefetch(
+                "client__consents",
+                queryset=Consent.objects.select_related("agency", "recipient_organization"),
+            ),
+        )
         .order_by("updated_at", "pk")[: limit + 1]
     )
     return referrals, inbounds

@@ -13,7 +13,9 @@ import jsonschema
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from referloop.clients.models import Disclosure
@@ -443,3 +445,68 @@ def test_the_command_line_imports_and_reports(cast, tmp_path, capsys):
         call_command("import", "fhir", str(bad), agency="alpha")
     assert "not in the SDOHCC referral Task statuses" in capsys.readouterr().err
     assert InboundReferral.objects.count() == 1
+
+
+def test_our_own_system_moves_an_inbound_referral_through_its_task(cast):
+    api = _hospital(cast)
+    location = _post(api, hospital_bundle()).json()["entry"][1]["response"]["location"]
+    url = f"/fhir/{location}"
+
+    def put(status, **fields):
+        task = {**api.get(url).json(), "status": status, **fields}
+        return api.put(url, json.dumps(task), content_type=FHIR)
+
+    early = put("completed")
+    assert early.status_code == 422 and "record the move-in" in _issues(early)[0][1]
+    assert put("rejected").status_code == 422  # a denial needs its reason
+    accepted = put("accepted")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    inbound = InboundReferral.objects.get()
+    assert inbound.status == Application.APPROVED
+    assert put("in-progress").json()["status"] == "in-progress"
+    assert inbound.stay.move_in_on == agency_today(cast.agency_a)
+    done = put("completed")
+    assert done.json()["status"] == "completed"
+    inbound.stay.refresh_from_db()
+    assert inbound.stay.discharge_reason == DischargeReason.COMPLETED
+    assert put("accepted").status_code == 422  # over: nothing moves it back
+
+
+def test_polling_takes_the_same_queries_for_one_task_or_many(cast):
+    api = _hospital(cast)
+    bundle = hospital_bundle()
+    _post(api, bundle)
+    api.get("/fhir/Task")  # the first read of each version is written to the ledger
+    with CaptureQueriesContext(connection) as one:
+        assert api.get("/fhir/Task").json()["total"] == 1
+    for number in range(4):
+        again = hospital_bundle()
+        for entry in again["entry"]:
+            for identifier in entry["resource"].get("identifier", []):
+                identifier["value"] += f"-{number}"
+        _post(api, again)
+    api.get("/fhir/Task")
+    with CaptureQueriesContext(connection) as five:
+        assert api.get("/fhir/Task").json()["total"] == 5
+    assert len(five) == len(one)
+
+
+def test_the_whole_agency_exports_one_bundle_a_line_leaving_out_what_consent_does_not_cover(
+    cast, sent
+):
+    refused = factories.sample_referral(agency=cast.agency_a, actor=cast.coordinator, name="Pines")
+    consent_revoke(consent=refused.consent, actor=cast.coordinator, method="in writing")
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/all.ndjson"
+        errors = io.StringIO()
+        call_command("export", "fhir", path, agency="alpha", stderr=errors)
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["entry"][2]["resource"]["id"] == (
+        f"referral-{sent.pk}"
+    )
+    assert f"not exported (consent): {refused.tracking_id}" in errors.getvalue()
+    with pytest.raises(CommandError, match="no referral 'NOPE'"):
+        call_command("export", "fhir", "-", agency="alpha", referral="NOPE")
+    with pytest.raises(CommandError, match="no agency 'zulu'"):
+        call_command("export", "fhir", "-", agency="zulu")
