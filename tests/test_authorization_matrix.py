@@ -525,6 +525,9 @@ MATRIX: dict[str, Route] = {
     "api:consent_revoke": Route(
         anonymous=405, api=True, member=405, kwargs=_api_as("consent_id", _own_consent)
     ),
+    "api:consent_end": Route(
+        anonymous=405, api=True, member=405, kwargs=_api_as("consent_id", _own_consent)
+    ),
     "api:referral_list": Route(anonymous=401, api=True),
     "api:referral_create": Route(anonymous=401, api=True),
     "api:referral_detail": Route(
@@ -544,6 +547,7 @@ MATRIX: dict[str, Route] = {
         for name in (
             "referral_send",
             "referral_transition",
+            "referral_reassign",
             "referral_follow_up_create",
             "referral_note_create",
             "referral_contact_attempt_create",
@@ -574,6 +578,9 @@ MATRIX: dict[str, Route] = {
     "api:meeting_list": Route(anonymous=401, api=True),
     "api:meeting_create": Route(anonymous=401, api=True),
     "api:meeting_detail": Route(
+        anonymous=401, api=True, kwargs=API_MEETING, other_agency_kwargs=API_OTHER_MEETING
+    ),
+    "api:meeting_update": Route(
         anonymous=401, api=True, kwargs=API_MEETING, other_agency_kwargs=API_OTHER_MEETING
     ),
     "api:meeting_cancel": Route(anonymous=405, api=True, member=405, kwargs=API_MEETING),
@@ -790,6 +797,29 @@ POSTS: dict[str, Route] = {
         other_agency_kwargs=_api_as("consent_id", _other_consent),
         data=lambda cast: {"method": "In writing"},
     ),
+    # A consent that ends on no event: every member reaches the service, which says so (400).
+    "api:consent_end": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=400,
+        api=True,
+        json=True,
+        kwargs=_api_as("consent_id", _own_consent),
+        other_agency_kwargs=_api_as("consent_id", _other_consent),
+    ),
+    # To its owner already: every member reaches the service, which changes nothing (200).
+    "api:referral_reassign": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=200,
+        api=True,
+        json=True,
+        kwargs=API_REFERRAL,
+        other_agency_kwargs=API_OTHER_REFERRAL,
+        data=lambda cast: {"owner": cast.coordinator.pk},
+    ),
     "api:referral_create": Route(
         method="POST",
         anonymous=401,
@@ -896,6 +926,16 @@ POSTS: dict[str, Route] = {
         data=_api_meeting,
     ),
     # An already cancelled meeting: every member reaches the service, which says so (409).
+    "api:meeting_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        api=True,
+        json=True,
+        kwargs=API_MEETING,
+        other_agency_kwargs=API_OTHER_MEETING,
+        data=lambda cast: {"location": "Room 2"},
+    ),
     "api:meeting_cancel": Route(
         method="POST",
         anonymous=401,

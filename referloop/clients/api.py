@@ -57,6 +57,26 @@ class SafeContactIn(InputSchema):
 
 
 class ClientIn(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Dana",
+                    "last_name": "Rivers",
+                    "preferred_name": "Dee",
+                    "date_of_birth": "1990-04-12",
+                    "phone": "555-0100",
+                    "preferred_language": "Spanish",
+                    "safe_contact": {
+                        "voicemail_ok": True,
+                        "text_ok": False,
+                        "safe_hours": "weekdays after 6 pm",
+                    },
+                }
+            ]
+        }
+    )
+
     first_name: Text(100, required=True)
     last_name: Text(100, required=True)
     preferred_name: Text(100) = ""
@@ -543,6 +563,30 @@ def consent_revoke(request, consent_id: int, payload: RevokeIn):
     return services.consent_revoke(
         consent=consent, actor=request.user, method=payload.method, request=request
     )
+
+
+@router.post(
+    "/consents/{int:consent_id}/end",
+    response={
+        200: ConsentOut,
+        400: DomainErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: DomainErrorOut,
+        422: ValidationErrorOut,
+    },
+    summary="Record that a consent's expiry event has happened",
+)
+def consent_end(request, consent_id: int):
+    """For a consent that ends on an event (`expiry_event`, e.g. "end of treatment"): nothing
+    more is shared under it. 400 naming `expiry_event` when it has none; 409 with code
+    `conflict` if it has ended already."""
+    api_require(request, Perm.WRITE)
+    consent = get_for_user_or_404(
+        Consent.objects.select_related("recipient_organization"), request, pk=consent_id
+    )
+    return services.consent_end(consent=consent, actor=request.user, request=request)
 
 
 @router.get(

@@ -540,6 +540,21 @@ class MeetingIn(InputSchema):
     relationship: Id | None = Field(None, description="The partner relationship it is about")
 
 
+class MeetingPatch(InputSchema):
+    """Only the fields given change; `contacts` and `colleagues` are the whole new lists. A
+    change re-sends the invitation to everyone (a new time asks them to answer again); people
+    taken off the list get a cancellation."""
+
+    title: Text(200, required=True) = None
+    starts_at: AgencyDateTime = None
+    ends_at: AgencyDateTime = Field(None, description="After starts_at, at most 24 hours later")
+    kind: Literal["in_person", "video"] = None
+    location: Text(300) = None
+    description: Text(4000) = None
+    contacts: list[Id] = Field(None, max_length=200)
+    colleagues: list[Id] = Field(None, max_length=200)
+
+
 class AttendeeOut(Schema):
     name: str
     email: str
@@ -613,6 +628,21 @@ def meeting_list(request):
 def meeting_detail(request, meeting_id: Id):
     api_require(request, Perm.VIEW)
     return _meeting(request, meeting_id)
+
+
+@router.patch(
+    "/meetings/{int:meeting_id}",
+    response={200: MeetingOut, 404: ErrorOut, 409: DomainErrorOut, **ERRORS},
+    summary="Change a meeting: everyone invited gets the updated invitation",
+)
+def meeting_update(request, meeting_id: Id, payload: MeetingPatch):
+    api_require(request, Perm.WRITE)
+    return meetings.meeting_update(
+        meeting=_meeting(request, meeting_id),
+        actor=request.user,
+        request=request,
+        **payload.model_dump(exclude_unset=True),
+    )
 
 
 @router.post(

@@ -11,9 +11,11 @@ at most once a day). Every write goes through `referrals.services`.
 from datetime import datetime
 from typing import Literal
 
+from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
@@ -25,6 +27,7 @@ from referloop.core.idempotency import idempotent
 from referloop.core.models import User
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
+    API_OBJECT,
     NOT_BLANK,
     Code,
     DomainErrorOut,
@@ -48,7 +51,14 @@ from referloop.referrals.models import (
     Status,
     Urgency,
 )
-from referloop.referrals.packets import packet_data, packet_release
+from referloop.referrals.packets import (
+    packet_data,
+    packet_latest,
+    packet_pdf_download,
+    packet_release,
+)
+from referloop.referrals.services import Answer
+from referloop.referrals.views_packet import packet_pdf_response
 
 router = Router(tags=["referrals"])
 
@@ -249,6 +259,25 @@ class ReferralIn(InputSchema):
     """A draft referral. `needs` are codes of the "Referloop needs" vocabulary; `categories`
     are what the packet will share (the consent must cover them when it is sent)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client": 42,
+                    "organization": 7,
+                    "service": 19,
+                    "contact_name": "Pat Intake",
+                    "contact_email": "intake@harbor.example.org",
+                    "needs": ["sober-living", "peer-support"],
+                    "reason": "Needs a sober-living bed after detox, discharge on Friday.",
+                    "urgency": "urgent",
+                    "consent": 88,
+                    "categories": ["identity", "contact", "reason"],
+                }
+            ]
+        }
+    )
+
     client: Id = Field(description="The client's id")
     organization: Id = Field(description="The receiving organization's id")
     service: Id | None = Field(None, description="One of its services' id")
@@ -282,6 +311,11 @@ class TransitionIn(InputSchema):
 
     model_config = ConfigDict(
         json_schema_extra={
+            "examples": [
+                {"status": "accepted", "note": "Bed ready on Monday.", "version": 3},
+                {"status": "rejected", "disposition": "no_capacity", "version": 3},
+                {"status": "on-hold", "reason": "Waiting for the court date.", "version": 4},
+            ],
             "allOf": [
                 {
                     "if": filled("status", const=Status.REJECTED.value),
@@ -296,7 +330,7 @@ class TransitionIn(InputSchema):
                         ]
                     },
                 },
-            ]
+            ],
         }
     )
 
@@ -314,6 +348,11 @@ class TransitionIn(InputSchema):
 class FollowUpIn(InputSchema):
     channel: Literal["call", "email", "visit", "text", "other"] = "call"
     note: Text(4000) = ""
+    version: int | None = Field(None, ge=1, description="The version you last read")
+
+
+class OwnerIn(InputSchema):
+    owner: Id = Field(description="A member's user id")
     version: int | None = Field(None, ge=1, description="The version you last read")
 
 
@@ -360,6 +399,37 @@ class EventOut(Schema):
     @staticmethod
     def resolve_data(obj, context):
         return obj.data if _wrote_or_sent(obj, context) else {}
+
+
+class ReplyLinkOut(Schema):
+    """A one-question reply link e-mailed to the partner, and what came back through it."""
+
+    id: int
+    contact_email: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_viewed_at: datetime | None
+    answer: str | None = Field(description="The partner's last answer through the link")
+    answer_label: str | None
+    answered_at: datetime | None
+    answers: int = Field(description="How many times the partner answered (corrections too)")
+
+    @staticmethod
+    def resolve_answer(obj):
+        return obj.last_answer or None
+
+    @staticmethod
+    def resolve_answer_label(obj):
+        return Answer.LABELS.get(obj.last_answer) if obj.last_answer else None
+
+    @staticmethod
+    def resolve_answered_at(obj):
+        return obj.last_answered_at
+
+    @staticmethod
+    def resolve_answers(obj):
+        return obj.answer_count
 
 
 class DispositionOut(Schema):
@@ -417,6 +487,16 @@ def _visible_or_error(queryset, request, pk, *, field: str, message: str):
     return found
 
 
+def _owner(user_id: int | None) -> User | None:
+    """The user a body names as owner (the service checks they are an active member)."""
+    if user_id is None:
+        return None
+    owner = User.objects.filter(pk=user_id).first()
+    if owner is None:
+        raise DomainError("The owner must be an active member of the agency.", field="owner")
+    return owner
+
+
 def _needs(codes: list[str]) -> list[TaxonomyTerm]:
     wanted = list(dict.fromkeys(codes))
     terms = list(TaxonomyTerm.objects.filter(taxonomy__name=NEEDS, code__in=wanted))
@@ -429,7 +509,7 @@ def _needs(codes: list[str]) -> list[TaxonomyTerm]:
 def _share_with_receiver(request, referral: Referral) -> None:
     """The receiving agency's view of the client: the packet that was sent, if its consent still
     covers it now (else why not) -- the same gate and ledger as the packet pages, channel API."""
-    packet = referral.packets.order_by("-created_at", "-id").first()
+    packet = packet_latest(referral=referral)
     if packet is None:  # only a sent referral reaches a receiver, and sending stores the packet
         return
     release = packet_release(
@@ -513,11 +593,6 @@ def referral_create(request, payload: ReferralIn):
         field="organization",
         message="That organization is not in your network's directory.",
     )
-    owner = None
-    if payload.owner is not None:
-        owner = User.objects.filter(pk=payload.owner).first()
-        if owner is None:
-            raise DomainError("The owner must be an active member of the agency.", field="owner")
     data = services.ReferralData(
         client=_visible_or_error(
             Client.objects, request, payload.client, field="client", message="Unknown client."
@@ -530,7 +605,7 @@ def referral_create(request, payload: ReferralIn):
             field="service",
             message="That service is not in your network's directory.",
         ),
-        owner=owner,
+        owner=_owner(payload.owner),
         contact_name=payload.contact_name,
         contact_email=payload.contact_email,
         contact_phone=payload.contact_phone,
@@ -614,6 +689,25 @@ def referral_transition(request, referral_id: int, payload: TransitionIn):
 
 
 @router.post(
+    "/referrals/{int:referral_id}/owner",
+    response={200: ReferralItemOut, **WRITE_ERRORS},
+    summary="Give the referral to another member",
+)
+def referral_reassign(request, referral_id: int, payload: OwnerIn):
+    """The sending agency's (403 otherwise). 400 naming `owner` when they are not an active
+    member of the agency; 409 on a stale `version`."""
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id, sender_only=True)
+    return services.referral_reassign(
+        referral=referral,
+        actor=_actor(request),
+        owner=_owner(payload.owner),
+        version=payload.version,
+        request=request,
+    )
+
+
+@router.post(
     "/referrals/{int:referral_id}/follow-ups",
     response={201: ReferralItemOut, **WRITE_ERRORS},
     summary="Record a follow-up with the partner",
@@ -691,6 +785,44 @@ def referral_timeline(request, referral_id: int):
     referral = _referral(request, referral_id)
     audit_record(action="view", request=request, obj=referral, detail={"timeline": True})
     return referral.events.select_related("actor", "actor_agency", "disposition")
+
+
+@router.get(
+    "/referrals/{int:referral_id}/replies",
+    response={200: list[ReplyLinkOut], **API_OBJECT},
+    summary="The reply links sent to the partner and their answers, newest first",
+)
+@paginate
+def referral_reply_list(request, referral_id: int):
+    """What came back through the one-question reply link e-mailed to a partner not on
+    Referloop (its answers also move the referral and are in its timeline). The sending
+    agency's: a receiving agency sees none."""
+    api_require(request, Perm.VIEW)
+    referral = _referral(request, referral_id)
+    audit_record(action="view", request=request, obj=referral, detail={"replies": True})
+    return selectors.referral_reply_links(referral=referral, agency=request.agency)
+
+
+@router.get(
+    "/referrals/{int:referral_id}/packet.pdf",
+    response={200: str, **API_OBJECT, 409: DomainErrorOut},
+    summary="The packet the referral was sent with, as a PDF",
+    openapi_extra={"responses": {"200": {"content": {"application/pdf": {}}}}},
+)
+def referral_packet_pdf(request, referral_id: int) -> HttpResponse:
+    """As the packet page's download: the consent is checked now and the download written to
+    the client's disclosure ledger (the sending agency's every time, the receiving agency's at
+    most once a day); 409 with code `consent` and the reason when the consent no longer covers
+    it. 404 for a draft (no packet yet)."""
+    api_require(request, Perm.VIEW)
+    referral = _referral(request, referral_id)
+    packet = packet_latest(referral=referral)
+    if packet is None:
+        raise HttpError(404, "This referral has no packet yet: it is stored when it is sent.")
+    release = packet_pdf_download(request=request, packet=packet, channel=Channel.API)
+    if not release:
+        raise DomainError(release.decision.reason, code="consent")
+    return packet_pdf_response(referral, release.pdf)
 
 
 @router.get(

@@ -22,6 +22,8 @@ from referloop.clients.selectors import (
     safe_contact_rules,
 )
 from referloop.clients.services import disclosure_record
+from referloop.core.audit import audit_record
+from referloop.core.models import AuditEvent
 from referloop.core.pdf import pdf_render
 from referloop.core.timeutils import agency_today, agency_zone, local_midnight_utc
 from referloop.referrals.models import Packet, Urgency
@@ -209,6 +211,11 @@ def _inbox_release_recorded_today(packet: Packet, agency, channel: str) -> bool:
     )
 
 
+def packet_latest(*, referral) -> Packet | None:
+    """The packet the referral was last sent with (None for a draft)."""
+    return referral.packets.order_by("-created_at", "-id").first()
+
+
 def packet_release(
     *, packet: Packet, agency, by, as_pdf: bool, channel: str = Channel.AGENCY_INBOX
 ) -> Release:
@@ -252,3 +259,28 @@ def packet_release(
                 by=by,
             )
         return Release(decision, packet_pdf(packet_data(locked)) if as_pdf else None)
+
+
+def disclosure_refusal_record(*, request, obj, decision) -> None:
+    """The audit row of a refused disclosure of a packet (or of a referral's would-be packet)."""
+    audit_record(
+        action="disclosure_refused",
+        request=request,
+        obj=obj,
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"reason": decision.reason, "path": request.path[:300]},
+    )
+
+
+def packet_pdf_download(*, request, packet: Packet, channel: str = Channel.AGENCY_INBOX) -> Release:
+    """A stored packet as a PDF to download (the page or the API): released through
+    `packet_release` -- the consent checked now, the ledger written -- and audited, as a
+    download or as the refusal with its reason."""
+    release = packet_release(
+        packet=packet, agency=request.agency, by=request.user, as_pdf=True, channel=channel
+    )
+    if release:
+        audit_record(action="download", request=request, obj=packet, detail={"format": "pdf"})
+    else:
+        disclosure_refusal_record(request=request, obj=packet, decision=release.decision)
+    return release

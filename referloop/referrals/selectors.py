@@ -20,7 +20,7 @@ from referloop.core.models import Membership
 from referloop.core.permissions import Perm, has_perm
 from referloop.directory.models import Organization
 from referloop.referrals.due import escalation_threshold
-from referloop.referrals.models import OPEN, DueReason, EventKind, Referral, Status
+from referloop.referrals.models import OPEN, DueReason, EventKind, Referral, ReplyLink, Status
 
 # The columns the worklist rows need: only these are loaded, so only the client's name fields
 # are decrypted, and only for the rows returned.
@@ -303,6 +303,16 @@ def referral_timeline(*, referral: Referral, for_receiver: bool) -> list:
     if for_receiver:
         events = events.filter(kind__in=[EventKind.SENT, EventKind.STATUS, EventKind.PARTNER_REPLY])
     return list(events.order_by("-at", "-id"))
+
+
+def referral_reply_links(*, referral: Referral, agency):
+    """The one-question reply links the agency sent the partner for the referral, newest first,
+    each with the partner's last answer: the sender's own (a receiving agency has none)."""
+    return (
+        ReplyLink.objects.for_agency(agency)
+        .filter(referral=referral)
+        .order_by("-created_at", "-id")
+    )
 
 
 def referral_chain(*, referral: Referral) -> list[Referral]:

@@ -19,7 +19,6 @@ from django.views.decorators.http import require_safe
 
 from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
-from referloop.core.models import AuditEvent
 from referloop.core.permissions import Perm
 from referloop.core.scoping import get_for_user_or_404
 from referloop.referrals import packets
@@ -40,16 +39,17 @@ def _stored_packet(request, pk: int, packet_pk: int) -> tuple[Referral, Packet]:
     return referral, packet
 
 
-def _refused(request, referral: Referral, decision, *, obj, receiver: bool):
-    audit_record(
-        action="disclosure_refused",
-        request=request,
-        obj=obj,
-        outcome=AuditEvent.Outcome.DENIED,
-        detail={"reason": decision.reason, "path": request.path[:300]},
-    )
+def _refused(request, referral: Referral, decision, *, receiver: bool):
+    """The 409 page with the reason (the refusal is audited by the caller)."""
     context = {"reason": decision.reason, "referral": referral, "receiver": receiver}
     return render(request, "referrals/packet_refused.html", context, status=409)
+
+
+def packet_pdf_response(referral: Referral, pdf: bytes) -> HttpResponse:
+    """The packet PDF as a download named by the tracking ID (the page and the API)."""
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="referral-{referral.tracking_id}.pdf"'
+    return response
 
 
 @agency_member_required(Perm.VIEW)
@@ -63,7 +63,10 @@ def packet_detail(request, pk: int, packet_pk: int):
             packet=packet, agency=request.agency, by=request.user, as_pdf=False
         )
         if not release:
-            return _refused(request, referral, release.decision, obj=packet, receiver=True)
+            packets.disclosure_refusal_record(
+                request=request, obj=packet, decision=release.decision
+            )
+            return _refused(request, referral, release.decision, receiver=True)
     audit_record(action="view", request=request, obj=packet)
     context = {
         "packet": packets.packet_data(packet),
@@ -81,16 +84,11 @@ def packet_detail(request, pk: int, packet_pk: int):
 @never_cache
 def packet_pdf(request, pk: int, packet_pk: int):
     referral, packet = _stored_packet(request, pk, packet_pk)
-    release = packets.packet_release(
-        packet=packet, agency=request.agency, by=request.user, as_pdf=True
-    )
-    receiver = request.agency.pk != referral.agency_id
+    release = packets.packet_pdf_download(request=request, packet=packet)
     if not release:
-        return _refused(request, referral, release.decision, obj=packet, receiver=receiver)
-    audit_record(action="download", request=request, obj=packet, detail={"format": "pdf"})
-    response = HttpResponse(release.pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="referral-{referral.tracking_id}.pdf"'
-    return response
+        receiver = request.agency.pk != referral.agency_id
+        return _refused(request, referral, release.decision, receiver=receiver)
+    return packet_pdf_response(referral, release.pdf)
 
 
 @agency_member_required(Perm.VIEW)
@@ -105,7 +103,8 @@ def packet_preview(request, pk: int):
     )
     decision = packets.referral_packet_check(referral=referral)
     if not decision:
-        return _refused(request, referral, decision, obj=referral, receiver=False)
+        packets.disclosure_refusal_record(request=request, obj=referral, decision=decision)
+        return _refused(request, referral, decision, receiver=False)
     audit_record(action="preview", request=request, obj=referral)
     context = {
         "packet": packets.packet_content(referral=referral),

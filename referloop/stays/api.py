@@ -8,7 +8,7 @@ from datetime import date, datetime
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
 from ninja.pagination import paginate
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from referloop.core.access import api_require
 from referloop.core.audit import audit_record
@@ -57,6 +57,20 @@ class InboundOut(Schema):
 
 
 class InboundIn(InputSchema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client": 42,
+                    "source_organization": 7,
+                    "source_contact": 12,
+                    "referred_on": "2026-05-01",
+                    "note": "Their probation officer called: needs a bed after detox.",
+                }
+            ]
+        }
+    )
+
     client: Id
     source_organization: Id = Field(description="A directory organization of the network")
     source_contact: Id | None = None

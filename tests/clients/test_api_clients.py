@@ -659,3 +659,21 @@ def test_a_signature_at_the_ends_of_the_calendar_is_a_422_not_a_500(
     assert error["loc"][-1] == "signed_at"
     assert "between the years 1900 and 9998" in error["msg"]
     assert not Consent.objects.exists()
+
+
+def test_a_consent_that_ends_on_an_event_is_ended_once(cast, coordinator, dana):
+    org, _ = factories.partner(network=cast.network)
+    on_event = factories.consent(
+        client=dana, organization=org, no_expiry=False, expiry_event="end of treatment"
+    )
+    forever = factories.consent(client=dana, organization=org)
+
+    ended = post(f"/api/v1/consents/{on_event.pk}/end", coordinator, {})
+    again = post(f"/api/v1/consents/{on_event.pk}/end", coordinator, {})
+    no_event = post(f"/api/v1/consents/{forever.pk}/end", coordinator, {})
+
+    assert ended.status_code == 200
+    assert ended.json()["state"] == "ended" and ended.json()["ended_at"]
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+    assert (no_event.status_code, no_event.json()["field"]) == (400, "expiry_event")
+    assert AuditEvent.objects.filter(action="end", object_id=str(on_event.pk)).count() == 1

@@ -499,8 +499,19 @@ def test_api_schedules_lists_and_cancels(cast, partner, frozen):
     assert listed["count"] == 1
     ics = client.get(f"/api/v1/partners/meetings/{body['id']}/invite.ics", **auth)
     assert str(Calendar.from_ical(ics.content).walk("VEVENT")[0]["UID"]) == body["uid"]
+    moved = client.patch(
+        f"/api/v1/partners/meetings/{body['id']}",
+        {"starts_at": "2026-05-04T10:00", "ends_at": "2026-05-04T11:00", "location": "Room 2"},
+        content_type="application/json",
+        **auth,
+    )
+    assert moved.status_code == 200, moved.content
+    assert (moved.json()["sequence"], moved.json()["location"]) == (1, "Room 2")
+    assert moved.json()["starts_at"].startswith("2026-05-04T15:00")
+    assert moved.json()["title"] == "By API"  # left out: kept
+    assert [a["partstat"] for a in moved.json()["attendees"][1:]] == ["NEEDS-ACTION"]
     cancelled = client.post(f"/api/v1/partners/meetings/{body['id']}/cancel", **auth)
-    assert (cancelled.status_code, cancelled.json()["sequence"]) == (200, 1)
+    assert (cancelled.status_code, cancelled.json()["sequence"]) == (200, 2)
     again = client.post(f"/api/v1/partners/meetings/{body['id']}/cancel", **auth)
     assert again.status_code == 409
     refused = client.post(

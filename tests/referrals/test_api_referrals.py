@@ -20,6 +20,7 @@ from referloop.core.models import AuditEvent
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from referloop.referrals.models import EventKind, Referral, ReferralEvent, Status
+from referloop.referrals.replies import reply_answer_record
 from referloop.referrals.services import Actor, referral_accept, referral_note_add
 from tests.conftest import make_member
 from tests.referrals import factories
@@ -829,3 +830,100 @@ def test_openapi_describes_the_referral_paths(db):
     transition = paths["/api/v1/referrals/{referral_id}/transitions"]["post"]
     assert {"400", "401", "403", "404", "409", "422"} <= set(transition["responses"])
     assert "post" in paths["/api/v1/referrals"]
+
+
+# --- the packet PDF and the reply links ----------------------------------------------------------
+
+
+def test_the_sender_downloads_the_packet_pdf_and_the_ledger_has_it(cast, world, coordinator):
+    referral = sent(cast, world)
+    packet = referral.packets.get()
+
+    response = get(url(referral, "/packet.pdf"), coordinator)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="referral-{referral.tracking_id}.pdf"'
+    )
+    row = Disclosure.objects.get(channel=Channel.PACKET_PDF)
+    assert (row.object_id, row.by_id, row.recipient_name) == (
+        str(packet.pk),
+        cast.coordinator.pk,
+        "Harbor House",
+    )
+    assert AuditEvent.objects.filter(
+        action="download", object_id=str(packet.pk), detail={"format": "pdf"}
+    ).exists()
+
+
+def test_the_packet_pdf_is_refused_once_the_consent_is_revoked(cast, world, coordinator):
+    referral = sent(cast, world)
+    consent_revoke(consent=referral.consent, actor=cast.coordinator, method="By phone")
+    before = Disclosure.objects.count()
+
+    response = get(url(referral, "/packet.pdf"), coordinator)
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "consent" and "revoked" in body["detail"]
+    assert Disclosure.objects.count() == before
+    refusal = AuditEvent.objects.get(action="disclosure_refused")
+    assert refusal.outcome == AuditEvent.Outcome.DENIED
+    assert refusal.object_id == str(referral.packets.get().pk)
+
+
+def test_the_receiver_gets_the_packet_pdf_on_the_ledger_once_a_day(cast, world, bravo):
+    referral = sent(cast, world, to="bravo")
+
+    for _ in range(2):
+        response = get(url(referral, "/packet.pdf"), bravo)
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+
+    row = Disclosure.objects.get(channel=Channel.API)
+    assert (row.recipient_name, row.by_id) == ("Bravo Treatment", cast.admin_b.pk)
+
+
+def test_a_draft_has_no_packet_pdf(cast, world, coordinator):
+    assert get(url(draft(cast, world), "/packet.pdf"), coordinator).status_code == 404
+
+
+def test_the_reply_links_list_what_the_partner_answered(cast, world, coordinator, bravo):
+    referral = sent(cast, world)
+    (link,) = referral.reply_links.all()
+    reply_answer_record(link=link, answer="accepted")
+
+    body = get(url(referral, "/replies"), coordinator).json()
+
+    assert body["count"] == 1 and body["next_cursor"] is None
+    (item,) = body["items"]
+    assert item["id"] == link.pk
+    assert item["contact_email"] == "intake@partner.example.org"
+    assert (item["answer"], item["answer_label"], item["answers"]) == ("accepted", "Accepted", 1)
+    assert item["answered_at"] is not None
+    assert AuditEvent.objects.filter(action="view", detail={"replies": True}).exists()
+    inbox = sent(cast, world, to="bravo")  # to an agency on Referloop: no reply link
+    assert get(url(inbox, "/replies"), bravo).json() == {
+        "items": [],
+        "count": 0,
+        "next_cursor": None,
+    }
+
+
+def test_the_sender_gives_a_referral_to_another_member(cast, world, coordinator, bravo):
+    referral = sent(cast, world, to="bravo")
+    intake = cast.members_a[Role.INTAKE]
+
+    moved = post(url(referral, "/owner"), coordinator, {"owner": intake.pk, "version": 2})
+    stale = post(url(referral, "/owner"), coordinator, {"owner": intake.pk, "version": 1})
+    outsider = post(url(referral, "/owner"), coordinator, {"owner": cast.admin_b.pk})
+    receiver = post(url(referral, "/owner"), bravo, {"owner": cast.admin_b.pk})
+
+    assert moved.status_code == 200, moved.json()
+    assert moved.json()["owner"] == {"id": intake.pk, "name": str(intake)}
+    assert (stale.status_code, stale.json()["code"]) == (409, "conflict")
+    assert (outsider.status_code, outsider.json()["field"]) == (400, "owner")
+    assert (receiver.status_code, receiver.json()["code"]) == (403, "forbidden")
+    event = referral.events.get(kind=EventKind.OWNER)
+    assert event.data == {"from": str(cast.coordinator), "to": str(intake)}
