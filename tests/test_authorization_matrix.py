@@ -1416,6 +1416,13 @@ MATRIX |= {
         _option_of(_own_inquiry), _option_of(_other_inquiry), **_WRITE_PAGE
     ),
 }
+
+
+def _api_option(inquiry_kwargs):
+    option = _option_of(inquiry_kwargs)
+    return lambda cast: dict(zip(("inquiry_id", "option_id"), option(cast).values(), strict=True))
+
+
 _API_OWN_INQUIRY = _api_ids(_own_inquiry, "inquiry_id")
 _API_OTHER_INQUIRY = _api_ids(_other_inquiry, "inquiry_id")
 _ADMIN_API_PUT = {
@@ -1443,6 +1450,13 @@ MATRIX |= {
         kwargs=_API_OWN_INQUIRY,
         other=_API_OTHER_INQUIRY,
         data=lambda cast: {"status": "closed"},  # closing needs the person's choice
+    ),
+    "api:option_choose": _partner_api(
+        "POST",
+        200,
+        kwargs=_api_option(_own_inquiry),
+        other=_api_option(_other_inquiry),
+        data=lambda cast: {"chosen": True},
     ),
     "api:rules_read": _partner_api(),
     "api:rules_replace": Route(member=400, data=lambda cast: {"items": []}, **_ADMIN_API_PUT),

@@ -7,6 +7,7 @@ from datetime import datetime, time
 
 from ninja import Query, Router, Schema
 from ninja import Status as HttpStatus
+from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import Field
 
@@ -148,6 +149,10 @@ class InquiryFilter(Schema):
 class AssignIn(InputSchema):
     owner: Id = Field(description="A user id of a member of the agency")
     version: int | None = Field(None, ge=1)
+
+
+class ChoiceIn(InputSchema):
+    chosen: bool = Field(description="The person chose this option (false: no longer)")
 
 
 class CloseIn(InputSchema):
@@ -305,6 +310,22 @@ def inquiry_assign(request, inquiry_id: int, payload: AssignIn):
     owner = User.objects.filter(pk=payload.owner).first()
     return services.inquiry_assign(
         inquiry=inquiry, actor=request.user, owner=owner, version=payload.version, request=request
+    )
+
+
+@router.post(
+    "/inquiries/{int:inquiry_id}/options/{int:option_id}/choice",
+    response={200: OptionOut, **API_WRITE},
+    summary="Record the person's choice of an option offered",
+)
+def option_choose(request, inquiry_id: int, option_id: int, payload: ChoiceIn):
+    """400 naming `chosen` when a referral was sent for the option already (it stays chosen)."""
+    api_require(request, Perm.WRITE)
+    option = selectors.inquiry_option(inquiry=_inquiry(request, inquiry_id), pk=option_id)
+    if option is None:
+        raise HttpError(404, "No such option in this inquiry.")
+    return services.option_choose(
+        option=option, actor=request.user, chosen=payload.chosen, request=request
     )
 
 

@@ -370,6 +370,16 @@ def inquiry_options(*, inquiry: Inquiry) -> list:
     )
 
 
+def inquiry_option(*, inquiry: Inquiry, pk: int):
+    """One option offered in the inquiry (None if the inquiry has no such option)."""
+    option = (
+        inquiry.options.select_related("service", "organization", "referral").filter(pk=pk).first()
+    )
+    if option is not None:
+        option.inquiry = inquiry
+    return option
+
+
 def _unassigned_item(inquiry: Inquiry) -> DueItem:
     urgent = "Urgent — imminent risk. " if inquiry.urgent else ""
     return DueItem(

@@ -4,7 +4,8 @@ intake rotation."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from referloop.clients import selectors as client_selectors
@@ -312,15 +313,9 @@ def inquiry_close(request, pk):
 
 
 def _option(request, pk, option_pk) -> InquiryOption:
-    inquiry = _inquiry(request, pk)
-    option = get_object_or_404(
-        InquiryOption.objects.for_agency(request.agency).select_related(
-            "service", "organization", "referral"
-        ),
-        pk=option_pk,
-        inquiry=inquiry,
-    )
-    option.inquiry = inquiry
+    option = selectors.inquiry_option(inquiry=_inquiry(request, pk), pk=option_pk)
+    if option is None:
+        raise Http404("No such option")
     return option
 
 

@@ -384,6 +384,27 @@ def test_the_api_screens_decides_and_lists(cast, county):
     assert api(cast.admin_b).get(f"/api/v1/intake/inquiries/{record['id']}").status_code == 404
 
 
+def test_the_api_records_the_persons_choice_of_an_option(cast, county):
+    client = api(cast.coordinator)
+    record = client.post("/api/v1/intake/inquiries", API_ANSWERS, content_type="application/json")
+    inquiry_id, option = record.json()["id"], record.json()["options"][0]
+    path = f"/api/v1/intake/inquiries/{inquiry_id}/options/{option['id']}/choice"
+
+    chosen = client.post(path, {"chosen": True}, content_type="application/json")
+    again = client.post(path, {"chosen": True}, content_type="application/json")
+    dropped = client.post(path, {"chosen": False}, content_type="application/json")
+
+    assert chosen.status_code == 200 and chosen.json()["chosen_at"]
+    assert again.json()["chosen_at"] == chosen.json()["chosen_at"]  # chosen once, when first
+    assert dropped.status_code == 200 and dropped.json()["chosen_at"] is None
+    other = client.post("/api/v1/intake/inquiries", API_ANSWERS, content_type="application/json")
+    elsewhere = f"/api/v1/intake/inquiries/{other.json()['id']}/options/{option['id']}/choice"
+    missing = client.post(elsewhere, {"chosen": True}, content_type="application/json")
+    assert missing.status_code == 404
+    bravo = api(cast.admin_b).post(path, {"chosen": True}, content_type="application/json")
+    assert bravo.status_code == 404
+
+
 def test_the_api_refuses_bad_screenings_naming_the_field(cast, county):
     client = api(cast.coordinator)
     missing = client.post(
