@@ -548,12 +548,16 @@ MATRIX: dict[str, Route] = {
             "referral_send",
             "referral_transition",
             "referral_reassign",
+            "referral_bounce_resolve",
             "referral_follow_up_create",
             "referral_note_create",
             "referral_contact_attempt_create",
         )
     },
     "api:disposition_list": Route(anonymous=401, api=True),
+    "api:disposition_update": Route(
+        anonymous=405, api=True, member=405, kwargs=lambda cast: {"code": "other"}
+    ),
     "partners:meeting_list": Route(anonymous=LOGIN),
     "partners:meeting_create": Route(anonymous=LOGIN, roles=READ_ONLY_REFUSED),
     "partners:meeting_detail": Route(
@@ -807,6 +811,29 @@ POSTS: dict[str, Route] = {
         json=True,
         kwargs=_api_as("consent_id", _own_consent),
         other_agency_kwargs=_api_as("consent_id", _other_consent),
+    ),
+    # Not bounced back: every member reaches the service, which says so (409).
+    "api:referral_bounce_resolve": Route(
+        method="POST",
+        anonymous=401,
+        roles=READ_ONLY_REFUSED,
+        member=409,
+        api=True,
+        json=True,
+        kwargs=API_REFERRAL,
+        other_agency_kwargs=API_OTHER_REFERRAL,
+        data=lambda cast: {"note": "Placed elsewhere."},
+    ),
+    # A code is named by its code, which every agency has: there is no other agency's to reach.
+    "api:disposition_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=ADMINISTRATOR_ONLY,
+        member=200,
+        api=True,
+        json=True,
+        kwargs=lambda cast: {"code": "other"},
+        data=lambda cast: {"label": "Something else"},
     ),
     # To its owner already: every member reaches the service, which changes nothing (200).
     "api:referral_reassign": Route(

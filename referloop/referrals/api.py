@@ -28,6 +28,7 @@ from referloop.core.models import User
 from referloop.core.permissions import Perm
 from referloop.core.schemas import (
     API_OBJECT,
+    API_WRITE,
     NOT_BLANK,
     Code,
     DomainErrorOut,
@@ -354,6 +355,17 @@ class FollowUpIn(InputSchema):
 class OwnerIn(InputSchema):
     owner: Id = Field(description="A member's user id")
     version: int | None = Field(None, ge=1, description="The version you last read")
+
+
+class BounceResolveIn(InputSchema):
+    note: Text(4000, required=True) = Field(description="Why no new referral is needed")
+
+
+class DispositionPatch(InputSchema):
+    """Only the fields given change."""
+
+    label: Text(100, required=True) = None
+    is_active: bool = None
 
 
 class NoteIn(InputSchema):
@@ -708,6 +720,22 @@ def referral_reassign(request, referral_id: int, payload: OwnerIn):
 
 
 @router.post(
+    "/referrals/{int:referral_id}/no-rereferral",
+    response={200: ReferralItemOut, **WRITE_ERRORS},
+    summary="A referral not accepted needs no new referral (and why)",
+)
+def referral_bounce_resolve(request, referral_id: int, payload: BounceResolveIn):
+    """Settles a bounce-back: the referral was not accepted and the owner decides no other
+    partner is needed. The sending agency's (403 otherwise); 409 with code `conflict` when
+    the referral is not waiting to be re-referred."""
+    api_require(request, Perm.WRITE)
+    referral = _referral(request, referral_id, sender_only=True)
+    return services.referral_bounce_resolve(
+        referral=referral, actor=_actor(request), note=payload.note
+    )
+
+
+@router.post(
     "/referrals/{int:referral_id}/follow-ups",
     response={201: ReferralItemOut, **WRITE_ERRORS},
     summary="Record a follow-up with the partner",
@@ -833,3 +861,22 @@ def referral_packet_pdf(request, referral_id: int) -> HttpResponse:
 def disposition_list(request):
     api_require(request, Perm.VIEW)
     return DispositionCode.objects.for_agency(request.agency).filter(is_active=True)
+
+
+@router.patch(
+    "/dispositions/{code}",
+    response={200: DispositionOut, **API_WRITE},
+    summary="Rename a disposition code, or turn it off or on (administrators)",
+)
+def disposition_update(request, code: Code, payload: DispositionPatch):
+    """400 naming `is_active` for a code the life cycle records itself (rename it instead)."""
+    api_require(request, Perm.CONFIGURE_AGENCY)
+    disposition = get_for_user_or_404(DispositionCode, request, code=code)
+    given = payload.model_dump(exclude_unset=True)
+    return services.disposition_code_update(
+        disposition=disposition,
+        actor=request.user,
+        label=given.get("label", disposition.label),
+        is_active=given.get("is_active", disposition.is_active),
+        request=request,
+    )

@@ -206,7 +206,7 @@ def test_every_list_states_the_bounds_of_its_pages(db):
         for op in methods.values()
     ]
     lists = [(path, parameters) for path, parameters in operations if "cursor" in parameters]
-    assert len(lists) == 15  # members, clients, consents, ..., partners (5), stays (3), intake
+    assert len(lists) == 16  # members, clients, consents, ..., replies, partners (5), stays (3)
     for path, parameters in lists:
         assert "offset" not in parameters, path
         assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500), path

@@ -19,7 +19,7 @@ from referloop.clients.services import consent_revoke
 from referloop.core.models import AuditEvent
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
-from referloop.referrals.models import EventKind, Referral, ReferralEvent, Status
+from referloop.referrals.models import DispositionCode, EventKind, Referral, ReferralEvent, Status
 from referloop.referrals.replies import reply_answer_record
 from referloop.referrals.services import Actor, referral_accept, referral_note_add
 from tests.conftest import make_member
@@ -40,6 +40,15 @@ def post(path, raw, body=None):
     return HttpClient().post(
         path,
         json.dumps(body or {}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )
+
+
+def patch(path, raw, body):
+    return HttpClient().patch(
+        path,
+        json.dumps(body),
         content_type="application/json",
         headers={"Authorization": f"Bearer {raw}"},
     )
@@ -927,3 +936,47 @@ def test_the_sender_gives_a_referral_to_another_member(cast, world, coordinator,
     assert (receiver.status_code, receiver.json()["code"]) == (403, "forbidden")
     event = referral.events.get(kind=EventKind.OWNER)
     assert event.data == {"from": str(cast.coordinator), "to": str(intake)}
+
+
+def test_a_referral_not_accepted_is_settled_without_a_new_one(cast, world, coordinator, bravo):
+    referral = sent(cast, world, to="bravo")
+    refused = post(
+        url(referral, "/transitions"), bravo, {"status": "rejected", "disposition": "no_capacity"}
+    )
+    assert refused.status_code == 200, refused.json()
+
+    by_receiver = post(url(referral, "/no-rereferral"), bravo, {"note": "Not ours to say"})
+    settled = post(url(referral, "/no-rereferral"), coordinator, {"note": "Placed elsewhere."})
+    again = post(url(referral, "/no-rereferral"), coordinator, {"note": "Placed elsewhere."})
+
+    assert by_receiver.status_code == 403
+    assert settled.status_code == 200
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+    referral.refresh_from_db()
+    assert referral.bounce_resolved_at is not None
+    event = referral.events.get(kind=EventKind.BOUNCE_BACK, data={"resolved": True})
+    assert event.note == "Placed elsewhere."
+
+
+def test_an_administrator_renames_and_turns_off_a_code(cast, world):
+    admin = token(cast.admin_a, cast.agency_a)
+    path = "/api/v1/dispositions/no_capacity"
+
+    renamed = patch(path, admin, {"label": "No bed free"})
+    off = patch(path, admin, {"is_active": False})
+    life_cycle = patch("/api/v1/dispositions/completed", admin, {"is_active": False})
+    coordinator = patch(path, token(cast.coordinator, cast.agency_a), {"label": "Mine"})
+
+    assert renamed.json() == {
+        "code": "no_capacity",
+        "label": "No bed free",
+        "kind": "not_accepted",
+        "is_success": False,
+    }
+    assert off.status_code == 200 and off.json()["label"] == "No bed free"
+    listed = [code["code"] for code in get("/api/v1/dispositions", admin).json()]
+    assert "no_capacity" not in listed
+    assert (life_cycle.status_code, life_cycle.json()["field"]) == (400, "is_active")
+    assert coordinator.status_code == 403
+    bravo = DispositionCode.objects.get(agency=cast.agency_b, code="no_capacity")
+    assert (bravo.label, bravo.is_active) == ("No capacity", True)
