@@ -1325,6 +1325,19 @@ MATRIX |= {
         other=_API_OTHER_INBOUND,
         data=lambda cast: {"status": "denied"},  # a denial needs its reason
     ),
+    # Taken in already (made by staff, not the public form): the service says so (400).
+    "api:inbound_review": _partner_api(
+        "POST",
+        400,
+        kwargs=_API_OWN_INBOUND,
+        other=_API_OTHER_INBOUND,
+        data=lambda cast: {
+            "client": referral_factories.client(agency=cast.agency_a).pk,
+            "source_organization": partner_factories.relationship(
+                agency=cast.agency_a
+            ).organization_id,
+        },
+    ),
     "api:inbound_move_in": _partner_api(
         "POST",
         400,

@@ -83,6 +83,12 @@ class InboundFilter(Schema):
     source: Id | None = Field(None, description="A source organization id")
 
 
+class ReviewIn(InputSchema):
+    client: Id = Field(description="The client it is about (record them first if new)")
+    source_organization: Id = Field(description="A directory organization of the network")
+    source_contact: Id | None = None
+
+
 class ApplicationIn(InputSchema):
     status: Application
     reason: Text(500) = Field("", description="Needed for denied")
@@ -230,6 +236,27 @@ def inbound_detail(request, inbound_id: int):
     inbound = _inbound(request, inbound_id)
     audit_record(action="view", request=request, obj=inbound)
     return inbound
+
+
+@router.post(
+    "/inbound/{int:inbound_id}/review",
+    response={200: InboundOut, **API_WRITE},
+    summary="Take in a referral from the public form: its client and source",
+)
+def inbound_review(request, inbound_id: int, payload: ReviewIn):
+    """For a referral the partner's own form sent (status `new`): 400 naming `status` once it
+    was taken in, `client` or `source_organization` for one the agency cannot use."""
+    api_require(request, Perm.WRITE)
+    return services.inbound_review(
+        inbound=_inbound(request, inbound_id),
+        actor=request.user,
+        data=services.InboundData(
+            client=payload.client,
+            source_organization=payload.source_organization,
+            source_contact=payload.source_contact,
+        ),
+        request=request,
+    )
 
 
 @router.post(

@@ -289,6 +289,27 @@ def test_the_public_form_makes_a_draft_staff_take_in(cast, source, dana, frozen)
     assert (inbound.status, inbound.client) == (Application.REFERRED, dana)
 
 
+def test_the_api_takes_in_a_referral_from_the_public_form(cast, source, dana, frozen):
+    relationship, _ = source
+    Client().post("/refer/alpha/", FORM)
+    inbound = InboundReferral.objects.get()
+    path = f"/api/v1/stays/inbound/{inbound.pk}/review"
+    body = {"client": dana.pk, "source_organization": relationship.organization_id}
+
+    stranger = api(cast).post(
+        path,
+        {**body, "client": referral_factories.client(agency=cast.agency_b).pk},
+        content_type="application/json",
+    )
+    taken = api(cast).post(path, body, content_type="application/json")
+    again = api(cast).post(path, body, content_type="application/json")
+
+    assert (stranger.status_code, stranger.json()["field"]) == (400, "client")
+    assert taken.status_code == 200
+    assert (taken.json()["status"], taken.json()["client_id"]) == ("referred", dana.pk)
+    assert (again.status_code, again.json()["field"]) == (400, "status")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
