@@ -38,5 +38,10 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("fhir", fhir_views.transaction, name="fhir_base"),
     path("fhir/", include("referloop.fhir.urls")),
+    path(
+        "referrals/<int:pk>/fhir.json",
+        fhir_views.referral_bundle_download,
+        name="fhir_referral_bundle",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -1558,6 +1558,9 @@ MATRIX |= {
     "fhir:task_search": Route(anonymous=401, api=True),
     "fhir:task": Route(anonymous=401, api=True, **FHIR_OBJECT),
     "fhir:service_request": Route(anonymous=401, api=True, **FHIR_OBJECT),
+    "fhir_referral_bundle": Route(
+        anonymous=LOGIN, kwargs=_own_referral, other_agency_kwargs=_other_referral
+    ),
 }
 POSTS |= {
     # An empty Bundle: each role that may write gets as far as its content (422).

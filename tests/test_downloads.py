@@ -114,7 +114,7 @@ def open_download(url: str, response) -> str:
         ).stdout.decode()
         assert text.strip(), f"{url}: a PDF without text"
         return "pdf"
-    if content_type.startswith("application/json"):
+    if content_type.startswith(("application/json", "application/fhir+json")):
         assert json.loads(body) is not None
         return "json"
     if content_type.startswith("text/calendar"):
@@ -188,6 +188,7 @@ def test_every_download_link_a_page_renders_opens(demo, email):
         ("reports:review", "xlsx"),
         ("reports:community", "csv"),
         ("reports:community", "xlsx"),
+        ("fhir_referral_bundle", "json"),
     }
     assert expected <= set(kinds), f"not found by the crawl: {expected - set(kinds)}"
 

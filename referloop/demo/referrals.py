@@ -974,7 +974,7 @@ class Builder:
                 "consent categories status disposition status_reason created_at sent_at "
                 "received_at first_contact_at outcome_at closed_at last_follow_up_at "
                 "last_partner_update_at bounce_back_of bounce_resolved_at next_due_at "
-                "due_reason version",
+                "due_reason version updated_at",
                 phrases="reason",
             ),
             "needs": _Table(Referral.needs.through, "referral taxonomyterm"),
@@ -1229,6 +1229,7 @@ class Builder:
                 due.at,
                 due.reason,
                 sim.version,
+                max((event[0] for event in sim.events), default=sim.created_at),  # last change
             )
             for term_id in sim.needs:
                 t["needs"].add(sim.id, term_id)

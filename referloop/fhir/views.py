@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntryResponse, BundleLink
 from fhir.resources.R4B.capabilitystatement import (
     CapabilityStatement,
@@ -25,15 +26,17 @@ from fhir.resources.R4B.capabilitystatement import (
 )
 from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
 
+from referloop.core.access import agency_member_required
 from referloop.core.audit import audit_record
 from referloop.core.models import AuditEvent
 from referloop.core.permissions import Perm, has_perm
+from referloop.core.scoping import get_for_user_or_404
 from referloop.core.selectors import api_token_authenticate
 from referloop.core.services import api_token_touch
 from referloop.fhir import codes, resources, selectors, services
 from referloop.fhir.importer import bundle_import
 from referloop.fhir.services import FhirError
-from referloop.referrals.models import Status
+from referloop.referrals.models import Referral, Status
 from referloop.referrals.services import Actor
 
 MAX_BODY = 2_000_000
@@ -375,6 +378,25 @@ def service_request(request, resource_id: str):
         action="view", request=request, obj=referral or inbound, detail={"fhir": "ServiceRequest"}
     )
     return _fhir(resource)
+
+
+# --- the referral page's download -----------------------------------------------------------------
+
+
+@agency_member_required(Perm.VIEW)
+@require_safe
+def referral_bundle_download(request, pk: int):
+    """The referral page's "FHIR Bundle": the export, for a person to hand to the partner's
+    system (the consent checked now, the disclosure ledgered)."""
+    referral = get_for_user_or_404(Referral.objects.filter(agency=request.agency), request, pk=pk)
+    try:
+        bundle = services.referral_export(referral=referral, by=request.user)
+    except FhirError as error:
+        return HttpResponse(error.diagnostics, status=error.status, content_type="text/plain")
+    audit_record(action="export", request=request, obj=referral, detail={"format": "fhir"})
+    response = HttpResponse(resources.as_json(bundle), content_type=codes.FHIR_JSON)
+    response["Content-Disposition"] = f'attachment; filename="{referral.tracking_id}.fhir.json"'
+    return response
 
 
 # --- a transaction Bundle: a referral to us ------------------------------------------------------

@@ -41,7 +41,7 @@ from referloop.referrals.models import (
     Referral,
     Status,
 )
-from referloop.referrals.packets import packet_data, stored_packet_check
+from referloop.referrals.packets import packet_data, referral_packet_check, stored_packet_check
 from referloop.referrals.packets import packet_release as release_packet
 from referloop.referrals.services import Actor, ReferralData
 
@@ -316,6 +316,10 @@ def _detail_context(request, referral, **forms) -> dict:
         and referral.bounce_resolved_at is None
         and not receiver,
         "safe_contact": safe_contact_rules(referral.client) if not receiver else [],
+        # The FHIR export: offered only when the consent lets the referral go now.
+        "fhir_export": not receiver
+        and referral.status != Status.DRAFT
+        and bool(referral_packet_check(referral=referral)),
     }
     return context
 

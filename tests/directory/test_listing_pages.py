@@ -164,7 +164,7 @@ def test_a_search_lands_on_its_results_and_the_pager_keeps_it(client, cast):
         ("page=abc", "Page: enter a whole number from 1 to 10000."),
     ],
 )
-def test_a_refused_search_stays_on_its_error_summary(client, asked, says):
+def test_a_refused_search_stays_on_its_error_summary(db, client, asked, says):
     response = client.get(f"/directory/?{asked}")
     assert response.status_code == 400
     summary = response.text.split("data-error-summary>", 1)[1].split("</div>", 1)[0]

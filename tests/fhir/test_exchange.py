@@ -28,6 +28,7 @@ from referloop.fhir.models import ReceivedReferral
 from referloop.referrals.models import Referral, Status
 from referloop.stays.models import Application, DischargeReason, InboundReferral, Origin
 from referloop.stays.services import application_record, stay_discharge, stay_move_in
+from tests.conftest import client_for
 from tests.fhir.bundles import R4_SCHEMA, hospital_bundle, sdohcc_chain, transaction
 from tests.referrals import factories
 
@@ -510,3 +511,20 @@ def test_the_whole_agency_exports_one_bundle_a_line_leaving_out_what_consent_doe
         call_command("export", "fhir", "-", agency="alpha", referral="NOPE")
     with pytest.raises(CommandError, match="no agency 'zulu'"):
         call_command("export", "fhir", "-", agency="zulu")
+
+
+def test_the_referral_page_offers_the_bundle_while_the_consent_allows(cast, sent):
+    browser = client_for(cast.coordinator)
+    page = browser.get(f"/referrals/{sent.pk}/").text
+    link = f"/referrals/{sent.pk}/fhir.json"
+    assert link in page
+    download = browser.get(link)
+    assert download.status_code == 200 and download["Content-Type"] == FHIR
+    assert download["Content-Disposition"] == f'attachment; filename="{sent.tracking_id}.fhir.json"'
+    assert json.loads(download.content)["type"] == "transaction"
+    assert Disclosure.objects.filter(client=sent.client, channel="export").count() == 1
+    consent_revoke(consent=sent.consent, actor=cast.coordinator, method="phone call")
+    assert link not in browser.get(f"/referrals/{sent.pk}/").text
+    refused = browser.get(link)
+    assert refused.status_code == 403 and b"revoked" in refused.content
+    assert client_for(cast.admin_b).get(link).status_code == 404
