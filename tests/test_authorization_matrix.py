@@ -404,6 +404,13 @@ MATRIX: dict[str, Route] = {
         kwargs=_api_own_member,
         other_agency_kwargs=_api_other_member,
     ),
+    "api:member_update": Route(
+        anonymous=401,
+        api=True,
+        kwargs=_api_own_member,
+        other_agency_kwargs=_api_other_member,
+    ),
+    "api:audit_event_list": Route(anonymous=401, api=True, roles=AUDIT_READERS),
     "api:worklist": Route(anonymous=401, api=True),
     "directory:search": Route(anonymous=LOGIN),
     "directory:service_detail": Route(
@@ -800,6 +807,17 @@ POSTS: dict[str, Route] = {
         kwargs=_api_as("consent_id", _own_revoked_consent),
         other_agency_kwargs=_api_as("consent_id", _other_consent),
         data=lambda cast: {"method": "In writing"},
+    ),
+    # Nothing changed: administrators reach the service, which saves the same (200).
+    "api:member_update": Route(
+        method="PATCH",
+        anonymous=401,
+        roles=ADMINISTRATOR_ONLY,
+        api=True,
+        json=True,
+        kwargs=_api_own_member,
+        other_agency_kwargs=_api_other_member,
+        data=lambda cast: {"is_active": True},
     ),
     # A consent that ends on no event: every member reaches the service, which says so (400).
     "api:consent_end": Route(

@@ -206,7 +206,7 @@ def test_every_list_states_the_bounds_of_its_pages(db):
         for op in methods.values()
     ]
     lists = [(path, parameters) for path, parameters in operations if "cursor" in parameters]
-    assert len(lists) == 16  # members, clients, consents, ..., replies, partners (5), stays (3)
+    assert len(lists) == 17  # members, audit, clients, consents, ..., replies, partners (5), ...
     for path, parameters in lists:
         assert "offset" not in parameters, path
         assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500), path
@@ -234,6 +234,50 @@ def test_member_detail(cast):
     body = get(f"/api/v1/members/{membership.pk}", raw).json()
     assert body["email"] == cast.auditor.email
     assert body["role"] == "auditor"
+
+
+def patch(path, raw, body):
+    return Client().patch(
+        path, json.dumps(body), content_type="application/json", headers=bearer(raw)
+    )
+
+
+def test_an_administrator_changes_a_members_role_and_access(cast):
+    admin = token_for(cast.admin_a, cast.agency_a)
+    coordinator = Membership.objects.get(user=cast.coordinator)
+    mine = Membership.objects.get(user=cast.admin_a)
+
+    changed = patch(f"/api/v1/members/{coordinator.pk}", admin, {"role": "intake"})
+    off = patch(f"/api/v1/members/{coordinator.pk}", admin, {"is_active": False})
+    last_admin = patch(f"/api/v1/members/{mine.pk}", admin, {"role": "coordinator"})
+    by_auditor = patch(
+        f"/api/v1/members/{coordinator.pk}",
+        token_for(cast.auditor, cast.agency_a),
+        {"role": "administrator"},
+    )
+
+    assert (changed.status_code, changed.json()["role"]) == (200, "intake")
+    assert (off.json()["role"], off.json()["is_active"]) == ("intake", False)
+    assert (last_admin.status_code, last_admin.json()["field"]) == (400, "role")
+    assert by_auditor.status_code == 403
+    coordinator.refresh_from_db()
+    assert (coordinator.role, coordinator.is_active) == ("intake", False)
+
+
+def test_the_audit_log_pages_newest_first_while_it_grows(cast):
+    raw = token_for(cast.auditor, cast.agency_a)
+    for number in range(5):
+        AuditEvent.objects.create(agency=cast.agency_a, action=f"test_{number}")
+    AuditEvent.objects.create(agency=cast.agency_b, action="elsewhere")
+
+    first = get("/api/v1/audit", raw, limit=3).json()
+    get("/api/v1/referrals", raw)  # writes a "list" row: newer than the cursor
+    rest = get("/api/v1/audit", raw, limit=3, cursor=first["next_cursor"]).json()
+
+    actions = [event["action"] for event in first["items"] + rest["items"]]
+    assert actions[:5] == [f"test_{number}" for number in reversed(range(5))]
+    assert "elsewhere" not in actions and "list" not in actions
+    assert get("/api/v1/audit", token_for(cast.coordinator, cast.agency_a)).status_code == 403
 
 
 def test_member_of_another_agency_is_404_and_audited(cast):
