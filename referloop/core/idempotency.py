@@ -56,16 +56,20 @@ def _stored(request, key: str) -> IdempotentRequest | None:
     )
 
 
-def _replay(request, stored: IdempotentRequest) -> HttpResponse:
-    """The stored answer; a 422 (as ninja words a refused parameter) if the request differs."""
+def _refused(message: str) -> JsonResponse:
+    """A 422 naming the header, worded as ninja words a refused parameter."""
+    error = {"type": "idempotency_key_reused", "loc": ["header", HEADER], "msg": message}
+    return JsonResponse({"detail": [error]}, status=422)
+
+
+def _replay(request, stored: IdempotentRequest | None) -> HttpResponse:
+    """The stored answer, if the request is the same."""
+    if stored is None:  # the racing request's key expired in between: nothing to answer with
+        return _refused("is in use by another request: try again")
     if stored.request_hash != _request_hash(request):
-        error = {
-            "type": "idempotency_key_reused",
-            "loc": ["header", HEADER],
-            "msg": "was used for another request in the last 24 hours: use a new key for a "
-            "new request",
-        }
-        return JsonResponse({"detail": [error]}, status=422)
+        return _refused(
+            "was used for another request in the last 24 hours: use a new key for a new request"
+        )
     response = HttpResponse(stored.content, status=stored.status, content_type=stored.content_type)
     response["Idempotent-Replayed"] = "true"
     return response
