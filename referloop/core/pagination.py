@@ -173,6 +173,11 @@ def _after(terms: list[_Term], position: tuple) -> Q:
         if past is not None:
             after |= equal & past
         equal &= same
+    first, value = terms[0], position[0]
+    if value is not None and not (first.order.nulls_first or first.order.nulls_last):
+        # Implied by the above, stated for the database: a range on the first column (the
+        # leading column of the list's index) instead of a filter over every row.
+        after &= Q(**{f"{first.alias}__{'lte' if first.order.descending else 'gte'}": value})
     return after
 
 
