@@ -22,7 +22,7 @@ from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.location import Location, LocationPosition
 from fhir.resources.R4B.meta import Meta
 from fhir.resources.R4B.organization import Organization
-from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.patient import Patient, PatientCommunication
 from fhir.resources.R4B.period import Period
 from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.servicerequest import ServiceRequest
@@ -165,7 +165,9 @@ def patient_resource(client, categories) -> Patient:
         telecom += [ContactPoint(system="email", value=email)] if email else []
         patient.telecom = telecom or None
         if client.preferred_language:
-            patient.communication = [{"language": {"text": client.preferred_language}}]
+            patient.communication = [
+                PatientCommunication(language=_text(client.preferred_language))
+            ]
     return patient
 
 
@@ -379,7 +381,7 @@ def transaction_bundle(resources) -> Bundle:
 
 
 def inbound_task(inbound, *, own_organization, received=None) -> Task:
-    stay = getattr(inbound, "stay", None) if hasattr(inbound, "stay") else None
+    stay = getattr(inbound, "stay", None)  # none until someone moves in
     status, business = codes.inbound_task_status(inbound, stay)
     sent = json.loads(received.task) if received else {}
     reason = inbound.status_reason or business

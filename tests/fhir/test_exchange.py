@@ -528,3 +528,21 @@ def test_the_referral_page_offers_the_bundle_while_the_consent_allows(cast, sent
     refused = browser.get(link)
     assert refused.status_code == 403 and b"revoked" in refused.content
     assert client_for(cast.admin_b).get(link).status_code == 404
+
+
+def test_the_patient_holds_the_safe_way_to_reach_them_or_none(cast):
+    person = factories.client(
+        agency=cast.agency_a,
+        actor=cast.coordinator,
+        preferred_language="Spanish",
+        safe_contact={"safe_phone": "(312) 555-0111", "voicemail_ok": False},
+    )
+    patient = json.loads(
+        resources.as_json(resources.patient_resource(person, ["identity", "contact"]))
+    )
+    assert patient["telecom"] == [{"system": "phone", "value": "(312) 555-0111"}]
+    assert patient["communication"] == [{"language": {"text": "Spanish"}}]
+    assert schema_errors(patient) == []
+    person.do_not_contact = True
+    hidden = json.loads(resources.as_json(resources.patient_resource(person, ["contact"])))
+    assert hidden == {"resourceType": "Patient", "id": f"client-{person.pk}"}
