@@ -278,7 +278,9 @@ def _request_status(status: str) -> str:
     return "active"
 
 
-def referral_task(referral, *, own_organization) -> Task:
+def referral_task(referral, *, own_organization, part_of: int | None = None) -> Task:
+    """`part_of`: the inbound referral (made to us as FHIR) this referral passes on, whose
+    Task it is a sub-task of."""
     status, business = codes.referral_task_status(referral.status)
     disposition = referral.disposition
     reason = referral.status_reason or (disposition.label if disposition else "")
@@ -292,6 +294,7 @@ def referral_task(referral, *, own_organization) -> Task:
         identifier=[
             Identifier(system=codes.referral_system(referral.agency), value=referral.tracking_id)
         ],
+        partOf=[_ref("Task", f"inbound-{part_of}")] if part_of else None,
         status=status,
         businessStatus=_text(business),
         statusReason=_text(reason or Status(referral.status).label)
@@ -331,7 +334,7 @@ def _outcome_output(disposition) -> TaskOutput:
     )
 
 
-def referral_bundle(referral, *, categories, own_organization) -> Bundle:
+def referral_bundle(referral, *, categories, own_organization, part_of=None) -> Bundle:
     """The whole referral as one transaction Bundle (PUTs by id, so a receiving server that
     applies it twice has it once): the Patient, the ServiceRequest and its Task, the consent it
     was shared under, and the partner, its service and locations from the directory."""
@@ -340,7 +343,7 @@ def referral_bundle(referral, *, categories, own_organization) -> Bundle:
         referral_service_request(
             referral, categories=categories, own_organization=own_organization
         ),
-        referral_task(referral, own_organization=own_organization),
+        referral_task(referral, own_organization=own_organization, part_of=part_of),
     ]
     partner = organization_resource(referral.organization)
     if referral.consent_id:

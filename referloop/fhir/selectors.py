@@ -115,6 +115,34 @@ def answers_consent(inbound: InboundReferral):
     )
 
 
+def parent_tasks(referrals) -> dict[int, int]:
+    """{referral id: inbound referral id} for referrals that pass on a referral made to us as
+    FHIR: the same client's latest such inbound referral before it (one query for a page)."""
+    referrals = list(referrals)
+    if not referrals:
+        return {}
+    inbounds = list(
+        InboundReferral.objects.filter(
+            agency_id__in={r.agency_id for r in referrals},
+            client_id__in={r.client_id for r in referrals},
+            fhir__isnull=False,
+        )
+        .order_by("referred_at")
+        .values_list("pk", "agency_id", "client_id", "referred_at")
+    )
+    parents = {}
+    for referral in referrals:
+        earlier = [
+            pk
+            for pk, agency_id, client_id, at in inbounds
+            if (agency_id, client_id) == (referral.agency_id, referral.client_id)
+            and at <= referral.created_at
+        ]
+        if earlier:
+            parents[referral.pk] = earlier[-1]
+    return parents
+
+
 def tasks_changed(user, agency, *, since: datetime | None, referral_statuses, limit: int):
     """The agency's Tasks (referrals it sent, in `referral_statuses`; FHIR referrals made to
     it) last changed after `since`, oldest change first, each kind at most `limit` + 1: both

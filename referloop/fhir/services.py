@@ -55,6 +55,7 @@ def referral_export(*, referral: Referral, by, channel: str = Channel.EXPORT):
             referral,
             categories=categories,
             own_organization=selectors.own_organization(referral.agency),
+            part_of=selectors.parent_tasks([referral]).get(referral.pk),
         )
         disclosure_record(
             consent=decision.consent,

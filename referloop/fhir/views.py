@@ -220,7 +220,11 @@ def _task_resource(request, referral, inbound):
     agency = request.agency
     own = selectors.own_organization(agency)
     if referral is not None:
-        return resources.referral_task(referral, own_organization=own)
+        return resources.referral_task(
+            referral,
+            own_organization=own,
+            part_of=selectors.parent_tasks([referral]).get(referral.pk),
+        )
     _released(request, inbound)
     return resources.inbound_task(inbound, own_organization=own, received=inbound.fhir)
 
@@ -302,7 +306,11 @@ def task_search(request):
         request.user, request.agency, since=since, referral_statuses=statuses, limit=limit
     )
     own = selectors.own_organization(request.agency)
-    found = [(r.updated_at, resources.referral_task(r, own_organization=own)) for r in referrals]
+    parents = selectors.parent_tasks(referrals)
+    found = [
+        (r.updated_at, resources.referral_task(r, own_organization=own, part_of=parents.get(r.pk)))
+        for r in referrals
+    ]
     withheld = 0
     for inbound in inbounds:
         if not services.answers_release(inbound=inbound, by=request.user):

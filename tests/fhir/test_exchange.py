@@ -546,3 +546,24 @@ def test_the_patient_holds_the_safe_way_to_reach_them_or_none(cast):
     person.do_not_contact = True
     hidden = json.loads(resources.as_json(resources.patient_resource(person, ["contact"])))
     assert hidden == {"resourceType": "Patient", "id": f"client-{person.pk}"}
+
+
+def test_passing_a_fhir_referral_on_makes_a_sub_task_of_it(cast):
+    api = _hospital(cast)
+    _post(api, hospital_bundle())
+    inbound = InboundReferral.objects.get()
+    harbor, _ = factories.partner(network=cast.network)
+    onward = factories.send(
+        factories.referral(
+            client=inbound.client,
+            organization=harbor,
+            consent=factories.consent(client=inbound.client, organization=harbor),
+            actor=cast.coordinator,
+        ),
+        actor=cast.coordinator,
+    )
+    task = api.get(f"/fhir/Task/referral-{onward.pk}").json()
+    assert task["partOf"] == [{"reference": f"Task/inbound-{inbound.pk}"}]
+    listed = {e["resource"]["id"]: e["resource"] for e in api.get("/fhir/Task").json()["entry"]}
+    assert listed[f"referral-{onward.pk}"]["partOf"] == task["partOf"]
+    assert schema_errors(task) == []
