@@ -31,7 +31,7 @@ from referloop.core.timeutils import agency_today
 from referloop.intake import services as intake_services
 from referloop.partners.meetings import meeting_schedule
 from referloop.partners.services import materials_defaults_ensure
-from referloop.referrals.models import Status
+from referloop.referrals.models import DispositionCode, Status
 from referloop.referrals.services import Actor, referral_transition
 from referloop.stays import services as stay_services
 from referloop.wsgi import application
@@ -74,7 +74,7 @@ def _moved(referral, actor, *statuses):
 
 
 @pytest.fixture
-def records(cast) -> dict[str, list[int]]:
+def records(cast) -> dict[str, list]:
     """Agency A's records by the name of the id that finds them: three clients with consents,
     a listing A runs (with beds) and two partners' (Harbor House, off Referloop, and Bravo
     Detox, agency B's), referrals A sent in every state from draft to completed, and one B sent
@@ -126,6 +126,7 @@ def records(cast) -> dict[str, list[int]]:
     )
     make_member(cast.agency_a, Role.INTAKE, "second-intake@alpha.example.org")
     members = cast.agency_a.memberships.all()
+    codes = DispositionCode.objects.for_agency(cast.agency_a).values_list("code", flat=True)
     return {
         "client_id": [person.pk for person in clients],
         "consent_id": [consent.pk for consent in consents],
@@ -134,6 +135,7 @@ def records(cast) -> dict[str, list[int]]:
         "organization_id": [harbor.pk, bravo.pk, alpha.pk],
         "member_id": [member.pk for member in members],
         "user_id": [member.user_id for member in members],
+        "code": list(codes),
         "material_id": [
             material.pk for material in materials_defaults_ensure(agency=cast.agency_a)
         ],
@@ -142,7 +144,8 @@ def records(cast) -> dict[str, list[int]]:
 
 
 def _partner_records(cast, organization) -> dict:
-    """A partner of agency A with a person and a meeting: the partners routes' real ids."""
+    """A partner of agency A with a person and a meeting, an inbound referral and its stay, an
+    inquiry and its options: the real ids of those routes."""
     relationship = partner_factories.relationship(
         agency=cast.agency_a, actor=cast.coordinator, name=organization.name
     )
@@ -167,6 +170,11 @@ def _partner_records(cast, organization) -> dict:
             client=client, source_organization=organization, source_contact=person
         ),
     )
+    # A program the screening's need leads to: the inquiry's options.
+    directory.service(
+        organization=organization, name="Counseling", needs=["domestic-violence", "counseling"]
+    )
+    inquiry = _inquiry(cast)
     stay = stay_services.stay_move_in(
         agency=cast.agency_a,
         actor=cast.coordinator,
@@ -180,7 +188,8 @@ def _partner_records(cast, organization) -> dict:
         "inbound_id": [inbound.pk],
         "stay_id": [stay.pk],
         "update_id": list(stay.updates_owed.values_list("pk", flat=True)),
-        "inquiry_id": [_inquiry(cast).pk],
+        "inquiry_id": [inquiry.pk],
+        "option_id": list(inquiry.options.values_list("pk", flat=True)),
     }
 
 
@@ -223,7 +232,7 @@ def _keys(body) -> set[str]:
 class Fuzzer:
     """Sends an operation's generated requests with the token, and counts them."""
 
-    def __init__(self, token: str, records: dict[str, list[int]]):
+    def __init__(self, token: str, records: dict[str, list]):
         self.token = token
         self.records = records
         self.requests = 0
