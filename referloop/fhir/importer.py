@@ -165,8 +165,10 @@ def _resources(entries: list, report: ImportReport) -> dict[str, dict]:
                 path = ".".join(str(part) for part in detail["loc"])
                 _problem(report, f"{where}.resource.{path}", f"{kind}: {detail['msg']}")
             continue
-        except (ValueError, TypeError, KeyError) as error:
-            _problem(report, f"{where}.resource", f"{kind}: {error}")
+        except (ValueError, TypeError, KeyError, RecursionError) as error:
+            _problem(
+                report, f"{where}.resource", f"{kind}: {str(error)[:200] or 'nested too deeply'}"
+            )
             continue
         if resource.get("id"):
             found[f"{kind}/{resource['id']}"] = resource

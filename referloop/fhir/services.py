@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
+from fhir.resources.R4B.task import Task
+from pydantic import ValidationError
 
 from referloop.clients.models import Channel
 from referloop.clients.selectors import DisclosureDecision, disclosure_check
@@ -108,6 +110,15 @@ def task_change_read(body, *, task_id: str) -> TaskChange:
         raise FhirError(400, "structure", "The body must be a Task resource.", "Task")
     if body.get("id") not in (None, task_id):
         raise FhirError(400, "value", f"The Task's id must be '{task_id}'.", "Task.id")
+    try:
+        Task.model_validate(body)  # every element of its FHIR type, before we read any
+    except ValidationError as error:
+        detail = error.errors()[0]
+        path = ".".join(str(part) for part in detail["loc"])
+        raise FhirError(400, "structure", f"Task.{path}: {detail['msg']}", f"Task.{path}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+        reason = str(error)[:200] or "nested too deeply"
+        raise FhirError(400, "structure", f"Not a valid Task: {reason}", "Task") from None
     status = body.get("status")
     if status not in codes.TASK_STATUSES:
         raise FhirError(

@@ -567,3 +567,31 @@ def test_passing_a_fhir_referral_on_makes_a_sub_task_of_it(cast):
     listed = {e["resource"]["id"]: e["resource"] for e in api.get("/fhir/Task").json()["entry"]}
     assert listed[f"referral-{onward.pk}"]["partOf"] == task["partOf"]
     assert schema_errors(task) == []
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"meta": "x"}, {"output": ["x"]}, {"statusReason": 5}, {"for": []}, {"intent": {"a": 1}}],
+)
+def test_a_task_of_the_wrong_shape_is_refused_not_a_crash(cast, sent, odd):
+    api = api_for(cast.coordinator, cast.agency_a)
+    url = f"/fhir/Task/referral-{sent.pk}"
+    task = {**api.get(url).json(), "status": "accepted", **odd}
+    response = api.put(url, json.dumps(task), content_type=FHIR)
+    assert response.status_code == 400
+    assert _issues(response)[0][0].startswith("Task")
+    assert Referral.objects.get(pk=sent.pk).status == Status.REQUESTED
+
+
+def test_deeply_nested_input_is_refused_not_a_crash(cast, sent):
+    deep = {"text": "x"}
+    for _ in range(3000):
+        deep = {"extension": [{"url": "urn:x", "valueCodeableConcept": deep}]}
+    bundle = hospital_bundle()
+    _task(bundle)["extension"] = deep["extension"]
+    posted = _hospital(cast).post("/fhir", json.dumps(bundle), content_type=FHIR)
+    assert posted.status_code in (400, 422) and not InboundReferral.objects.exists()
+    api = api_for(cast.coordinator, cast.agency_a)
+    url = f"/fhir/Task/referral-{sent.pk}"
+    task = {**api.get(url).json(), "extension": deep["extension"]}
+    assert api.put(url, json.dumps(task), content_type=FHIR).status_code == 400
