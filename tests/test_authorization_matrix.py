@@ -1518,6 +1518,13 @@ MATRIX |= {
     ),
     "api:rules_read": _partner_api(),
     "api:rules_replace": Route(member=400, data=lambda cast: {"items": []}, **_ADMIN_API_PUT),
+    "api:template_list": _partner_api(),
+    "api:template_replace": Route(
+        member=200,
+        kwargs=lambda cast: {"kind": "milestone"},
+        data=lambda cast: {"subject": "{client}: {milestone}", "body": "Hi {source}"},
+        **_ADMIN_API_PUT,
+    ),
     "api:rotation_read": _partner_api(),
     "api:rotation_replace": Route(member=200, data=lambda cast: {"items": []}, **_ADMIN_API_PUT),
 }

@@ -31,6 +31,7 @@ from referloop.stays.models import (
     DischargeReason,
     InboundReferral,
     Stay,
+    UpdateKind,
     UpdateOwed,
     UpdateState,
 )
@@ -160,6 +161,24 @@ class SendIn(InputSchema):
     subject: Text(200) = Field(None, description="Default: the drafted subject")
     body: Text(8000) = Field(None, description="Default: the drafted message")
     to: Email = Field("", description="Default: the source contact's address")
+
+
+class WordingOut(Schema):
+    kind: str
+    kind_label: str
+    subject: str
+    body: str
+    custom: bool = Field(description="The agency's own wording (false: the built-in one)")
+
+
+class WordingsOut(Schema):
+    items: list[WordingOut]
+    placeholders: dict[str, str] = Field(description="What each {placeholder} is replaced with")
+
+
+class WordingIn(InputSchema):
+    subject: Text(200, required=True)
+    body: Text(8000, required=True)
 
 
 class SkipIn(InputSchema):
@@ -420,3 +439,38 @@ def update_skip(request, update_id: int, payload: SkipIn):
         reason=payload.reason,
         request=request,
     )
+
+
+# --- the wording of updates ------------------------------------------------------------------
+
+
+@router.get(
+    "/templates",
+    response={200: WordingsOut, **API_READ},
+    summary="The wording of each kind of update (the agency's, or the built-in one)",
+)
+def template_list(request):
+    api_require(request, Perm.VIEW)
+    return {
+        "items": selectors.update_wordings(agency=request.agency),
+        "placeholders": selectors.PLACEHOLDERS,
+    }
+
+
+@router.put(
+    "/templates/{kind}",
+    response={200: WordingOut, **API_WRITE},
+    summary="The agency's wording of one kind of update (administrators)",
+)
+def template_replace(request, kind: UpdateKind, payload: WordingIn):
+    """400 naming `subject` or `body` for a placeholder that does not exist."""
+    api_require(request, Perm.CONFIGURE_AGENCY)
+    services.template_save(
+        agency=request.agency,
+        actor=request.user,
+        kind=kind,
+        subject=payload.subject,
+        body=payload.body,
+        request=request,
+    )
+    return next(w for w in selectors.update_wordings(agency=request.agency) if w.kind == kind)

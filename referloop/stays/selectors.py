@@ -210,6 +210,26 @@ def _short_name(client) -> str:
     return f"{first} {client.last_name[:1]}." if client.last_name else first
 
 
+@dataclass(frozen=True)
+class Wording:
+    kind: str
+    kind_label: str
+    subject: str
+    body: str
+    custom: bool  # the agency's own wording (else the built-in one)
+
+
+def update_wordings(*, agency) -> list[Wording]:
+    """The wording of each kind of update: the agency's template, or the built-in one."""
+    saved = {t.kind: t for t in UpdateTemplate.objects.for_agency(agency)}
+    wordings = []
+    for kind in UpdateKind:
+        template = saved.get(kind)
+        subject, body = (template.subject, template.body) if template else DEFAULT_TEMPLATES[kind]
+        wordings.append(Wording(kind.value, kind.label, subject, body, template is not None))
+    return wordings
+
+
 def update_draft(update: UpdateOwed, *, sender) -> tuple[str, str]:
     """(subject, body) for an owed update, from the agency's template or the built-in one."""
     inbound = update.inbound

@@ -36,7 +36,6 @@ from referloop.stays.models import (
     UpdateKind,
     UpdateOwed,
     UpdateState,
-    UpdateTemplate,
 )
 
 PAGE_SIZE = 50
@@ -515,7 +514,6 @@ def update_skip(request, pk):
 def templates(request):
     """The agency's wording of each kind of update (the built-in wording until it writes one)."""
     agency = request.agency
-    saved = {t.kind: t for t in UpdateTemplate.objects.for_agency(agency)}
     posted = None
     if request.method == "POST":
         posted = TemplateForm(request.POST)
@@ -530,20 +528,15 @@ def templates(request):
                 messages.success(request, "Template saved.")
                 return redirect("stays:templates")
     forms_by_kind = []
-    for kind in UpdateKind:
-        if posted is not None and posted.data.get("kind") == kind.value:
+    for wording in selectors.update_wordings(agency=agency):
+        if posted is not None and posted.data.get("kind") == wording.kind:
             form = posted
         else:
-            subject, body = (
-                (saved[kind].subject, saved[kind].body)
-                if kind in saved
-                else selectors.DEFAULT_TEMPLATES[kind]
-            )
             form = TemplateForm(
-                initial={"kind": kind.value, "subject": subject, "body": body},
+                initial={"kind": wording.kind, "subject": wording.subject, "body": wording.body},
                 prefix=None,
             )
-        forms_by_kind.append((kind, form, kind in saved))
+        forms_by_kind.append((UpdateKind(wording.kind), form, wording.custom))
     return render(
         request,
         "stays/templates.html",

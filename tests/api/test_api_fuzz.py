@@ -34,6 +34,7 @@ from referloop.partners.services import materials_defaults_ensure
 from referloop.referrals.models import DispositionCode, Status
 from referloop.referrals.services import Actor, referral_transition
 from referloop.stays import services as stay_services
+from referloop.stays.models import UpdateKind
 from referloop.wsgi import application
 from tests.conftest import make_member
 from tests.directory import factories as directory
@@ -136,6 +137,7 @@ def records(cast) -> dict[str, list]:
         "member_id": [member.pk for member in members],
         "user_id": [member.user_id for member in members],
         "code": list(codes),
+        "kind": list(UpdateKind.values),
         "material_id": [
             material.pk for material in materials_defaults_ensure(agency=cast.agency_a)
         ],

@@ -86,8 +86,10 @@ def test_partial_imports_the_valid_rows_and_still_fails(db, tmp_path):
 
 
 def test_unknown_kind_names_the_kinds(db):
-    with pytest.raises(CommandError, match=r"invalid choice: 'fhir' \(choose from [^)]*'?hsds'?"):
-        run("import", "fhir", "x.json")
+    with pytest.raises(
+        CommandError, match=r"invalid choice: 'salesforce' \(choose from [^)]*'?hsds'?"
+    ):
+        run("import", "salesforce", "x.json")
     with pytest.raises(CommandError, match="invalid choice"):
         run("export", "salesforce", "x.json")
 

@@ -240,6 +240,45 @@ def test_templates_are_edited_by_those_who_configure_the_agency(cast, frozen):
     assert client_for(cast.coordinator).get("/stays/templates/").status_code == 403
 
 
+def test_the_api_reads_and_replaces_the_wording_of_updates(cast, frozen):
+    admin = api(cast, cast.admin_a)
+    path = "/api/v1/stays/templates"
+
+    before = admin.get(path).json()
+    saved = admin.put(
+        f"{path}/milestone",
+        {"subject": "{client}: {milestone}", "body": "Hi {source}"},
+        content_type="application/json",
+    )
+    bad = admin.put(
+        f"{path}/milestone",
+        {"subject": "{client}", "body": "{oops}"},
+        content_type="application/json",
+    )
+    unknown = admin.put(
+        f"{path}/birthday", {"subject": "x", "body": "y"}, content_type="application/json"
+    )
+    by_coordinator = api(cast).put(
+        f"{path}/milestone", {"subject": "x", "body": "y"}, content_type="application/json"
+    )
+
+    assert [item["kind"] for item in before["items"]] == [kind.value for kind in UpdateKind]
+    assert not any(item["custom"] for item in before["items"])
+    assert "client" in before["placeholders"]
+    assert saved.json() == {
+        "kind": "milestone",
+        "kind_label": "Sobriety milestone",
+        "subject": "{client}: {milestone}",
+        "body": "Hi {source}",
+        "custom": True,
+    }
+    assert (bad.status_code, bad.json()["field"]) == (400, "body")
+    assert unknown.status_code == 422
+    assert by_coordinator.status_code == 403
+    after = {item["kind"]: item for item in api(cast).get(path).json()["items"]}
+    assert after["milestone"]["custom"] and not after["check_in"]["custom"]
+
+
 # --- the public form ----------------------------------------------------------------------------
 
 
