@@ -289,6 +289,8 @@ REFERLOOP_SWEEPS = [
     ("referloop.core.sweeps.purge_expired_sessions", 3600),
     ("referloop.core.sweeps.purge_stale_login_failures", 3600),
     ("referloop.core.sweeps.prune_finished_tasks", 86400),
+    # API Idempotency-Key answers past their 24 hours.
+    ("referloop.core.sweeps.purge_expired_idempotency_keys", 3600),
     # The public directory export (/directory/export/services.json and .csv).
     ("referloop.directory.publish.directory_publish", 900),
     # Top referrers from the referrals received over the policy's rolling window.
@@ -332,7 +334,7 @@ REFERLOOP_EXPORTERS = {
 }
 
 # --- API ---------------------------------------------------------------------------------------
-NINJA_PAGINATION_CLASS = "referloop.core.pagination.LimitOffset"
+NINJA_PAGINATION_CLASS = "referloop.core.pagination.CursorPagination"
 
 LOGGING = {
     "version": 1,

@@ -1607,7 +1607,7 @@ POSTS |= {
         roles=READ_ONLY_REFUSED,
         member=422,
         api=True,
-        data=lambda cast: {"resourceType": "Task", "status": "shipped"},
+        data=lambda cast: {"resourceType": "Task", "intent": "order", "status": "shipped"},
         **FHIR_OBJECT,
     ),
 }

@@ -246,7 +246,3 @@ class CursorPagination(PaginationBase):
             "count": count,
             "next_cursor": cursor_encode(request, last) if last is not None else None,
         }
-
-
-# settings.NINJA_PAGINATION_CLASS names the paginator by its former name.
-LimitOffset = CursorPagination

@@ -31,10 +31,10 @@ from referloop.core.timeutils import agency_today
 from referloop.intake import services as intake_services
 from referloop.partners.meetings import meeting_schedule
 from referloop.partners.services import materials_defaults_ensure
-from referloop.referrals.models import DispositionCode, Status
+from referloop.referrals.models import DispositionCode, Referral, Status
 from referloop.referrals.services import Actor, referral_transition
 from referloop.stays import services as stay_services
-from referloop.stays.models import UpdateKind
+from referloop.stays.models import InboundReferral, UpdateKind
 from referloop.wsgi import application
 from tests.conftest import make_member
 from tests.directory import factories as directory
@@ -42,8 +42,12 @@ from tests.partners import factories as partner_factories
 from tests.referrals import factories
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-# Examples per operation and run: a run sends generated path ids, or real ones (see `records`).
-EXAMPLES = {GenerationMode.POSITIVE: 40, GenerationMode.NEGATIVE: 20}
+# Examples per operation and run (a run sends generated path ids, or real ones: see `records`),
+# per token: the coordinator's run goes deep; each other role of agency A, and agency B's
+# administrator (whose "real" ids are agency A's records), a shorter one.
+DEEP = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 15}
+SHALLOW = {GenerationMode.POSITIVE: 4, GenerationMode.NEGATIVE: 2}
+MIN_REQUESTS = 10_000
 # Ids a request body names, by field: the records (below) they are taken from in a real run.
 BODY_IDS = {
     "client": "client_id",
@@ -91,7 +95,7 @@ def records(cast) -> dict[str, list]:
     directory.capacity(service=alpha_homes, available=3, maximum=12)
     clients = [
         factories.client(agency=cast.agency_a, first_name=first, last_name=last)
-        for first, last in (("Dana", "Rivers"), ("Sam", "Okafor"), ("Lee", "Park"))
+        for first, last in (("Dana", "Quillfeather"), ("Sam", "Okafor"), ("Lee", "Park"))
     ]
     consents, referrals = [], []
     for person in clients:
@@ -232,18 +236,21 @@ def _keys(body) -> set[str]:
 
 
 class Fuzzer:
-    """Sends an operation's generated requests with the token, and counts them."""
+    """Sends an operation's generated requests with a token, checks each answer, and counts
+    them."""
 
-    def __init__(self, token: str, records: dict[str, list]):
+    def __init__(self, token: str, records: dict[str, list], *, examples: dict, checks):
         self.token = token
         self.records = records
+        self.examples = examples
+        self.checks = checks
         self.requests = 0
 
     def run(self, operation, mode: GenerationMode, *, real: bool) -> None:
-        """EXAMPLES[mode] requests; with `real`, the path and body ids are real records'."""
+        """examples[mode] requests; with `real`, the path and body ids are real records'."""
 
         @settings(
-            max_examples=EXAMPLES[mode],
+            max_examples=self.examples[mode],
             derandomize=True,
             database=None,
             deadline=None,
@@ -263,38 +270,85 @@ class Fuzzer:
             case.headers["Authorization"] = f"Bearer {self.token}"
             response = case.call()
             self.requests += 1
-            case.validate_response(response, checks=CHECKS)
+            case.validate_response(response, checks=self.checks)
 
         send()
 
 
+def nothing_of(markers: list[str]):
+    """A check: the answer holds none of `markers` (another agency's tracking IDs, names)."""
+
+    def check(ctx, response, case):
+        text = response.content.decode("utf-8", errors="ignore")  # a PDF, too
+        leaked = [marker for marker in markers if marker in text]
+        if leaked:
+            raise AssertionError(f"another agency's data in the answer: {leaked[:3]}")
+
+    return check
+
+
+def _agency_a_markers(cast) -> list[str]:
+    """What agency B must never read: agency A's own referrals (not those sent to B, which B
+    receives) and inbound referrals by tracking ID, a client of A's that B never received, and
+    A's partner meeting."""
+    sent = Referral.objects.filter(agency=cast.agency_a).exclude(receiving_agency=cast.agency_b)
+    return [
+        *sent.values_list("tracking_id", flat=True),
+        *InboundReferral.objects.filter(agency=cast.agency_a).values_list("tracking_id", flat=True),
+        "Quillfeather",  # Dana Quillfeather: A's client, referred to Harbor House only
+        "Fuzz meeting",
+    ]
+
+
 def test_every_operation_answers_as_documented(cast, records, in_test_transaction, capsys):
-    token = api_token_create(user=cast.coordinator, agency=cast.agency_a)[1]
     # The token is the one credential: generated (or left out) Authorization headers would only
     # show that a wrong token is a 401, which tests/core/test_api.py does.
     config = schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application, config=config)
-    fuzzer = Fuzzer(token, records)
-    failures = []
+    # The administrator's run comes last of agency A's: with real member ids it may change
+    # others' roles or turn their access off, which would leave a later run only 401s.
+    runs = [
+        ("coordinator", cast.coordinator, cast.agency_a, DEEP, CHECKS),
+        *(
+            (str(role), cast.members_a[role], cast.agency_a, SHALLOW, CHECKS)
+            for role in (Role.INTAKE, Role.PROGRAM_LEAD, Role.AUDITOR, Role.ADMINISTRATOR)
+        ),
+        (
+            "agency B's administrator",
+            cast.admin_b,
+            cast.agency_b,
+            SHALLOW,
+            [*CHECKS, nothing_of(_agency_a_markers(cast))],
+        ),
+    ]
+    failures, counts = [], {}
     started = time.monotonic()
-
     operations = [result.ok() for result in schema.get_all_operations()]
-    for operation in operations:
-        has_input = operation.body or any(operation.iter_parameters())
-        for mode in EXAMPLES:
-            if mode.is_negative and not has_input:
-                continue  # nothing to send that its schema refuses (GET /me)
-            for real in (False, True) if operation.path_parameters or operation.body else (False,):
-                try:
-                    fuzzer.run(operation, mode, real=real)
-                except (Exception, FailureGroup) as error:
-                    failures.append(f"{operation.label} ({mode}, real ids: {real}): {error}")
+    for label, user, agency, examples, checks in runs:
+        token = api_token_create(user=user, agency=agency)[1]
+        fuzzer = Fuzzer(token, records, examples=examples, checks=checks)
+        for operation in operations:
+            has_input = operation.body or any(operation.iter_parameters())
+            for mode in examples:
+                if mode.is_negative and not has_input:
+                    continue  # nothing to send that its schema refuses (GET /me)
+                reals = (False, True) if operation.path_parameters or operation.body else (False,)
+                for real in reals:
+                    try:
+                        fuzzer.run(operation, mode, real=real)
+                    except (Exception, FailureGroup) as error:
+                        failures.append(
+                            f"{label}: {operation.label} ({mode}, real ids: {real}): {error}"
+                        )
+        counts[label] = fuzzer.requests
 
+    total = sum(counts.values())
     with capsys.disabled():
         print(
-            f"\nschemathesis: {fuzzer.requests:,} requests over {len(operations)} operations, "
-            f"{len(failures)} failures, {time.monotonic() - started:.0f} s"
+            f"\nschemathesis: {total:,} requests over {len(operations)} operations ("
+            + "; ".join(f"{label} {count:,}" for label, count in counts.items())
+            + f"), {len(failures)} failures, {time.monotonic() - started:.0f} s"
         )
     assert len(operations) == sum(map(len, schema.raw_schema["paths"].values()))
-    assert fuzzer.requests >= 2_000
+    assert total >= MIN_REQUESTS
     assert not failures, "\n\n".join(failures)
