@@ -1612,6 +1612,48 @@ POSTS |= {
     ),
 }
 
+
+# --- the agency's settings and outbox through the API: administrators only ------------------
+
+
+def _api_message(kwargs_for):
+    return lambda cast: {"message_id": kwargs_for(cast)["pk"]}
+
+
+API_OUTBOX = {
+    "kwargs": _api_message(_own_message),
+    "other_agency_kwargs": _api_message(_other_message),
+}
+MATRIX |= {
+    "api:agency_settings_read": Route(anonymous=401, roles=ADMINISTRATOR_ONLY, api=True),
+    "api:agency_settings_update": Route(anonymous=401, roles=ADMINISTRATOR_ONLY, api=True),
+    "api:outbox_list": Route(anonymous=401, roles=ADMINISTRATOR_ONLY, api=True),
+    **{
+        f"api:{name}": Route(anonymous=405, member=405, api=True, kwargs=_api_message(_own_message))
+        for name in ("outbox_message_retry", "outbox_message_cancel")
+    },
+}
+POSTS |= {
+    "api:agency_settings_update": Route(
+        method="PUT",
+        anonymous=401,
+        roles=ADMINISTRATOR_ONLY,
+        api=True,
+        data=lambda cast: {"time_zone": "America/Chicago", "policy": {}},
+    ),
+    **{
+        f"api:{name}": Route(
+            method="POST",
+            anonymous=401,
+            roles=ADMINISTRATOR_ONLY,
+            api=True,
+            json=True,
+            **API_OUTBOX,
+        )
+        for name in ("outbox_message_retry", "outbox_message_cancel")
+    },
+}
+
 ROUTES = list(_walk(get_resolver().url_patterns))
 APP_ROUTES = [(name, route) for name, route, _ in ROUTES if not route.startswith("admin/")]
 ADMIN_ROUTES = [(name, route) for name, route, _ in ROUTES if route.startswith("admin/")]

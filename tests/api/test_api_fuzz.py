@@ -25,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from referloop.core.outbox import outbox_enqueue
 from referloop.core.permissions import Role
 from referloop.core.services import api_token_create
 from referloop.core.timeutils import agency_today
@@ -83,7 +84,7 @@ def records(cast) -> dict[str, list]:
     """Agency A's records by the name of the id that finds them: three clients with consents,
     a listing A runs (with beds) and two partners' (Harbor House, off Referloop, and Bravo
     Detox, agency B's), referrals A sent in every state from draft to completed, and one B sent
-    to A, and A's print materials."""
+    to A, A's print materials and a message in its outbox."""
     actor = Actor(user=cast.coordinator, agency=cast.agency_a)
     harbor, harbor_intake = factories.partner(network=cast.network, name="Harbor House")
     bravo, bravo_intake = factories.partner(
@@ -142,6 +143,16 @@ def records(cast) -> dict[str, list]:
         "user_id": [member.user_id for member in members],
         "code": list(codes),
         "kind": list(UpdateKind.values),
+        "message_id": [
+            outbox_enqueue(
+                dedupe_key="fuzz:alpha",
+                kind="test",
+                to="someone@example.org",
+                subject="Hello",
+                body_text="Hello.",
+                agency=cast.agency_a,
+            )[0].pk
+        ],
         "material_id": [
             material.pk for material in materials_defaults_ensure(agency=cast.agency_a)
         ],
