@@ -20,12 +20,7 @@ def agency_member_required(perm: Perm = Perm.VIEW):
             if request.membership is None:
                 return render(request, "core/no_agency.html", status=403)
             if not has_perm(request.membership, perm):
-                audit_record(
-                    action="permission_denied",
-                    request=request,
-                    outcome=AuditEvent.Outcome.DENIED,
-                    detail={"path": request.path[:300], "method": request.method, "perm": perm},
-                )
+                permission_denied_record(request, perm)
                 return render(request, "403.html", {"perm": perm}, status=403)
             return view(request, *args, **kwargs)
 
@@ -34,13 +29,18 @@ def agency_member_required(perm: Perm = Perm.VIEW):
     return decorator
 
 
+def permission_denied_record(request, perm: Perm) -> None:
+    """The audit row of a request refused for the member's role (pages, API and FHIR)."""
+    audit_record(
+        action="permission_denied",
+        request=request,
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"path": request.path[:300], "method": request.method, "perm": perm},
+    )
+
+
 def api_require(request, perm: Perm) -> None:
     """The API's counterpart of `agency_member_required`: 403 with a reason, and an audit row."""
     if not has_perm(request.membership, perm):
-        audit_record(
-            action="permission_denied",
-            request=request,
-            outcome=AuditEvent.Outcome.DENIED,
-            detail={"path": request.path[:300], "method": request.method, "perm": perm},
-        )
+        permission_denied_record(request, perm)
         raise HttpError(403, f"Your role may not do this (needs '{perm}').")

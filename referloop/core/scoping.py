@@ -8,6 +8,18 @@ from referloop.core.audit import audit_record
 from referloop.core.models import AuditEvent
 
 
+def access_denied_record(request, *, object_type: str, object_id) -> None:
+    """The audit row of a request for an object that is not the requester's to see."""
+    audit_record(
+        action="access_denied",
+        request=request,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"path": request.path[:300], "method": request.method},
+    )
+
+
 def get_for_user_or_404(model_or_queryset, request, **lookup) -> Model:
     queryset: QuerySet = (
         model_or_queryset
@@ -16,13 +28,10 @@ def get_for_user_or_404(model_or_queryset, request, **lookup) -> Model:
     )
     obj = queryset.visible_to(request.user, request.agency).filter(**lookup).first()
     if obj is None:
-        audit_record(
-            action="access_denied",
-            request=request,
+        access_denied_record(
+            request,
             object_type=queryset.model._meta.label_lower,
             object_id=next(iter(lookup.values()), "") if len(lookup) == 1 else "",
-            outcome=AuditEvent.Outcome.DENIED,
-            detail={"path": request.path[:300], "method": request.method},
         )
         raise Http404(f"No {queryset.model._meta.verbose_name} found")
     return obj

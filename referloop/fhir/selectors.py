@@ -6,11 +6,11 @@ from datetime import datetime
 from django.db.models import Prefetch
 
 from referloop.clients.models import Consent
-from referloop.clients.selectors import client_consents, disclosure_check
 from referloop.directory.models import Organization, ServiceAtLocation
 from referloop.fhir.importer import ANSWER_CATEGORIES
 from referloop.referrals.models import Referral, Status
 from referloop.stays.models import InboundReferral
+from referloop.stays.selectors import source_consent
 
 REFERRAL_RELATED = ("agency", "client", "organization", "organization__agency", "disposition")
 INBOUND_RELATED = ("agency", "client", "source_organization", "fhir", "stay")
@@ -88,30 +88,12 @@ def inbound_by_resource_id(user, agency, resource_id: str) -> InboundReferral | 
     )
 
 
-def _consents_of(inbound: InboundReferral):
-    if "consents" in getattr(inbound.client, "_prefetched_objects_cache", {}):
-        return inbound.client.consents.all()  # read with the page (tasks_changed)
-    return client_consents(client=inbound.client).select_related("agency", "recipient_organization")
-
-
 def answers_consent(inbound: InboundReferral):
-    """The first of the client's consents in force that lets us tell the requester how its
-    referral goes (read with the request), else the decision saying why not."""
-    decision = None
-    for consent in _consents_of(inbound):
-        decision = disclosure_check(
-            consent=consent,
-            client=inbound.client,
-            organization=inbound.source_organization,
-            categories=ANSWER_CATEGORIES,
-        )
-        if decision:
-            return decision
-    return decision or disclosure_check(
-        consent=None,
-        client=inbound.client,
-        organization=inbound.source_organization,
-        categories=ANSWER_CATEGORIES,
+    """Whether a consent lets us tell the requester how its referral goes (the client's
+    consents as read with the page, when `tasks_changed` read them)."""
+    prefetched = "consents" in getattr(inbound.client, "_prefetched_objects_cache", {})
+    return source_consent(
+        inbound, ANSWER_CATEGORIES, consents=inbound.client.consents.all() if prefetched else None
     )
 
 

@@ -26,11 +26,10 @@ from fhir.resources.R4B.capabilitystatement import (
 )
 from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
 
-from referloop.core.access import agency_member_required
+from referloop.core.access import agency_member_required, permission_denied_record
 from referloop.core.audit import audit_record
-from referloop.core.models import AuditEvent
 from referloop.core.permissions import Perm, has_perm
-from referloop.core.scoping import get_for_user_or_404
+from referloop.core.scoping import access_denied_record, get_for_user_or_404
 from referloop.core.selectors import api_token_authenticate
 from referloop.core.services import api_token_touch
 from referloop.fhir import codes, resources, selectors, services
@@ -113,12 +112,7 @@ def _authenticate(request, perm: Perm) -> None:
     request.user, request.agency, request.membership = token.user, token.agency, token.membership
     api_token_touch(token=token)
     if not has_perm(request.membership, perm):
-        audit_record(
-            action="permission_denied",
-            request=request,
-            outcome=AuditEvent.Outcome.DENIED,
-            detail={"path": request.path[:300], "method": request.method, "perm": perm},
-        )
+        permission_denied_record(request, perm)
         raise FhirError(403, "forbidden", f"Your role may not do this (needs '{perm}').")
 
 
@@ -199,14 +193,7 @@ def _task_of(request, resource_id: str):
     inbound = selectors.inbound_by_resource_id(user, agency, resource_id)
     if inbound is not None:
         return None, inbound
-    audit_record(
-        action="access_denied",
-        request=request,
-        object_type="fhir.task",
-        object_id=resource_id[:64],
-        outcome=AuditEvent.Outcome.DENIED,
-        detail={"path": request.path[:300], "method": request.method},
-    )
+    access_denied_record(request, object_type="fhir.task", object_id=resource_id[:64])
     raise FhirError(404, "not-found", f"No Task or ServiceRequest '{resource_id[:64]}' here.")
 
 

@@ -174,14 +174,21 @@ def update_recipient(inbound: InboundReferral) -> str:
 def update_consent(update: UpdateOwed):
     """The first of the client's consents that lets this update go to the source (fresh read:
     a revocation a second ago counts), else the decision saying why not."""
-    inbound = update.inbound
-    categories = UPDATE_CATEGORIES[update.kind]
+    return source_consent(update.inbound, UPDATE_CATEGORIES[update.kind])
+
+
+def source_consent(inbound: InboundReferral, categories, *, consents=None):
+    """The first of the client's consents that lets these categories of news about the
+    referral go to its source, else the decision saying why not. `consents`: the client's,
+    when the caller read them with a page; otherwise they are read now."""
     if inbound.client_id is None:
         return DisclosureDecision(False, "Link the referral to a client first.")
+    if consents is None:
+        consents = client_consents(client=inbound.client).select_related(
+            "agency", "recipient_organization"
+        )
     decision = None
-    for consent in client_consents(client=inbound.client).select_related(
-        "agency", "recipient_organization"
-    ):
+    for consent in consents:
         decision = disclosure_check(
             consent=consent,
             client=inbound.client,

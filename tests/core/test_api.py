@@ -206,7 +206,7 @@ def test_every_list_states_the_bounds_of_its_pages(db):
         for op in methods.values()
     ]
     lists = [(path, parameters) for path, parameters in operations if "cursor" in parameters]
-    assert len(lists) == 17  # members, audit, clients, consents, ..., replies, partners (5), ...
+    assert len(lists) == 18  # members, audit, outbox, clients, consents, ..., replies, partners (5)
     for path, parameters in lists:
         assert "offset" not in parameters, path
         assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 500), path
