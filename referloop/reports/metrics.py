@@ -99,6 +99,8 @@ def period_clean(*, start: date | None, end: date | None, agency) -> Period:
     """The period asked for, or the last 30 days; reversed or absurd ranges are refused."""
     today = agency_today(agency)
     end = end or today
+    if end < EARLIEST:
+        raise DomainError(f"End on {EARLIEST:%B %-d, %Y} or later.", field="end")
     start = start or end - timedelta(days=29)
     if start > end:
         raise DomainError("The period starts after it ends: swap the dates.", field="start")

@@ -215,6 +215,7 @@ def test_each_number_links_to_the_referrals_it_counts(cast, timeline, key, expec
         (date(1999, 12, 31), date(2000, 1, 5), "start", "or later"),
         (date(2026, 6, 1), date(2026, 6, 2), "start", "in the future"),
         (date(2020, 1, 1), date(2026, 3, 1), "end", "at most three years"),
+        (None, date(1, 1, 1), "end", "or later"),  # found by the API fuzz: no overflow
     ],
 )
 def test_reversed_or_absurd_periods_are_refused(cast, clock, start, end, field, words):
